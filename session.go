@@ -1,0 +1,80 @@
+package steward
+
+import (
+	"context"
+	"time"
+)
+
+// Session is a signed-in browser. The cookie holds a random token; only its
+// SHA-256 hash is stored, so a stolen database holds no live session.
+type Session struct {
+	Hash      string // hex SHA-256 of the cookie token
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	SourceIP  string
+	UserAgent string
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	// SessionCreate stores a session for an enabled user. ENOTFOUND (user).
+	SessionCreate(ctx context.Context, s *Session, ev *AuditEvent) error
+	// SessionGet returns an unexpired session by hash. ENOTFOUND.
+	SessionGet(ctx context.Context, hash string) (*Session, error)
+	// SessionDelete ends a session. ENOTFOUND.
+	SessionDelete(ctx context.Context, hash string, ev *AuditEvent) error
+	// SessionDeleteExpired removes sessions that expired before now and
+	// returns how many.
+	SessionDeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// APIToken is a bearer token for the API, acting as its user. The token is
+// shown once at creation; only its SHA-256 hash and a short prefix (to tell
+// tokens apart in lists) are stored.
+type APIToken struct {
+	ID         int64
+	UserID     int64
+	UserName   string // filled on reads
+	Name       string
+	Prefix     string
+	Hash       string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time
+	RevokedAt  time.Time
+}
+
+// Active reports whether the token may still be used at t.
+func (t *APIToken) Active(at time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || at.Before(t.ExpiresAt))
+}
+
+// Validate checks the fields a person types in.
+func (t *APIToken) Validate() error {
+	if t.Name == "" || len(t.Name) > 100 {
+		return Errorf(EINVALID, "Token name must be 1 to 100 characters.")
+	}
+	if t.Hash == "" || t.Prefix == "" {
+		return Errorf(EINVALID, "Token has no hash.")
+	}
+	return nil
+}
+
+// TokenStore keeps API tokens.
+type TokenStore interface {
+	// TokenCreate stores a token and sets t.ID. EINVALID, ENOTFOUND (user).
+	TokenCreate(ctx context.Context, t *APIToken, ev *AuditEvent) error
+	// TokenGetByHash returns a token by hash, active or not. ENOTFOUND.
+	TokenGetByHash(ctx context.Context, hash string) (*APIToken, error)
+	// TokenGet returns a token by ID. ENOTFOUND.
+	TokenGet(ctx context.Context, id int64) (*APIToken, error)
+	// TokenList returns the tokens of one user, or of everyone when userID
+	// is 0, newest first.
+	TokenList(ctx context.Context, userID int64) ([]*APIToken, error)
+	// TokenRevoke revokes a token at once. ENOTFOUND, ECONFLICT when it is
+	// already revoked.
+	TokenRevoke(ctx context.Context, id int64, ev *AuditEvent) error
+	// TokenTouch records a use, at most about once a minute per token.
+	TokenTouch(ctx context.Context, id int64, at time.Time) error
+}
