@@ -55,6 +55,16 @@ func (e *AuditEvent) With(key, value string) *AuditEvent {
 	return e
 }
 
+// WithOutcome sets the outcome and returns the event.
+func (e *AuditEvent) WithOutcome(outcome string) *AuditEvent { e.Outcome = outcome; return e }
+
+// WithActor names the actor, for events without a signed-in user (a failed
+// sign-in names the account that was tried).
+func (e *AuditEvent) WithActor(actor string) *AuditEvent { e.Actor = actor; return e }
+
+// WithTenant sets the tenant the event concerns.
+func (e *AuditEvent) WithTenant(tenantID string) *AuditEvent { e.TenantID = tenantID; return e }
+
 // DetailsJSON is the canonical encoding of Details that is stored and hashed:
 // keys sorted, "{}" when empty.
 func (e *AuditEvent) DetailsJSON() string {

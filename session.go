@@ -2,6 +2,10 @@ package steward
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"time"
 )
 
@@ -77,4 +81,37 @@ type TokenStore interface {
 	TokenRevoke(ctx context.Context, id int64, ev *AuditEvent) error
 	// TokenTouch records a use, at most about once a minute per token.
 	TokenTouch(ctx context.Context, id int64, at time.Time) error
+}
+
+// TokenPrefix starts every API token, so secret scanners can recognise one.
+const TokenPrefix = "stw_"
+
+// NewToken returns a random token with the given prefix (256 bits of
+// entropy, URL-safe) and the hex SHA-256 hash that is stored instead of it.
+// A fast hash suffices: the token is random, not chosen by a person.
+func NewToken(prefix string) (token, hash string) {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails on supported platforms
+	token = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken returns the hex SHA-256 of a token.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// PasswordHasher hashes and checks portal passwords.
+type PasswordHasher interface {
+	// Hash returns a self-describing hash of pw.
+	Hash(pw string) (string, error)
+	// Check reports whether pw matches hash, and whether hash was made with
+	// old parameters and should be replaced.
+	Check(hash, pw string) (ok, rehash bool, err error)
+	// CheckNoUser takes as long as Check and fails, so that a sign-in for
+	// an unknown name cannot be told apart by its timing.
+	CheckNoUser(pw string)
+	// Validate checks a new password's strength. EINVALID.
+	Validate(pw string) error
 }

@@ -81,6 +81,8 @@ type UserStore interface {
 	// GrantCreate adds a grant to a user and sets g.ID. EINVALID, ENOTFOUND
 	// (user), ECONFLICT (the same grant exists).
 	GrantCreate(ctx context.Context, g *Grant, ev *AuditEvent) error
+	// GrantGet returns one grant. ENOTFOUND.
+	GrantGet(ctx context.Context, id int64) (*Grant, error)
 	// GrantDelete removes a grant. ENOTFOUND, ECONFLICT when it is the last
 	// admin grant of an enabled user.
 	GrantDelete(ctx context.Context, id int64, ev *AuditEvent) (*Grant, error)

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/jobs"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/web"
+)
+
+// Config is everything `steward serve` can be told.
+type Config struct {
+	Addr            string
+	DataDir         string
+	Database        string
+	TLSCert, TLSKey string
+	InsecureHTTP    bool
+	TrustedProxies  string
+	SessionLifetime time.Duration
+	LogLevel        string
+	LogFormat       string
+	AdminPassword   string // for the first admin only; env or file, never a flag
+}
+
+// defineServeFlags declares the serve options on s.
+func defineServeFlags(s *settings, c *Config) error {
+	s.String(&c.Addr, "addr", "STEWARD_ADDR", "127.0.0.1:8443", "listen on HOST:PORT")
+	s.String(&c.DataDir, "data", "STEWARD_DATA", "./steward-data", "keep the SQLite database, TLS certificate and keys in `DIR`")
+	s.String(&c.Database, "database", "STEWARD_DATABASE", "", "use this PostgreSQL `URL` (postgres://…) instead of SQLite in the data directory")
+	s.String(&c.TLSCert, "tls-cert", "STEWARD_TLS_CERT", "", "serve this certificate `FILE` (PEM) instead of a self-signed one")
+	s.String(&c.TLSKey, "tls-key", "STEWARD_TLS_KEY", "", "the certificate's private key `FILE` (PEM)")
+	if err := s.Bool(&c.InsecureHTTP, "insecure-http", "STEWARD_INSECURE_HTTP", false, "serve plain HTTP, only behind a proxy that terminates TLS"); err != nil {
+		return err
+	}
+	s.String(&c.TrustedProxies, "trusted-proxies", "STEWARD_TRUSTED_PROXIES", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed")
+	if err := s.Duration(&c.SessionLifetime, "session-lifetime", "STEWARD_SESSION_LIFETIME", 12*time.Hour, "how long a sign-in lasts"); err != nil {
+		return err
+	}
+	s.String(&c.LogLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
+	s.String(&c.LogFormat, "log-format", "STEWARD_LOG_FORMAT", "json", "json or text")
+	var err error
+	c.AdminPassword, err = s.secret("STEWARD_ADMIN_PASSWORD")
+	return err
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	switch format {
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("log format %q: want json or text", format)
+	}
+	return slog.New(steward.LogHandler(h)), nil
+}
+
+// Main is a running Steward portal: its store, job runner and web server,
+// built in dependency order and closed in reverse.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Log    *slog.Logger
+	// Hasher defaults to production argon2id parameters; tests lower them.
+	Hasher auth.Hasher
+
+	DB     *store.DB
+	Jobs   *jobs.Runner
+	Server *web.Server
+}
+
+// Run opens and migrates the database, makes the first admin if there is no
+// user yet, and starts the job runner and the web server.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if m.Hasher.Params == (auth.Params{}) {
+		m.Hasher = auth.Hasher{Params: auth.DefaultParams}
+	}
+	proxies, err := parsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
+	if m.DB, err = openStore(ctx, c.DataDir, c.Database, m.Log); err != nil {
+		return err
+	}
+	if _, err := m.DB.Migrate(ctx); err != nil {
+		return err
+	}
+	jc := jobs.Config{Sessions: m.DB, Logger: m.Log}
+	if m.DB.Engine() == store.Postgres {
+		jc.Postgres = m.DB.Pool()
+	} else {
+		jc.SQLite = m.DB.WriteDB()
+	}
+	if m.Jobs, err = jobs.New(jc); err != nil {
+		return err
+	}
+	if _, err := m.Jobs.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := m.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	if err := m.Jobs.Start(ctx); err != nil {
+		return err
+	}
+	m.Server, err = web.New(web.Config{
+		Addr: c.Addr, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, DataDir: c.DataDir, InsecureHTTP: c.InsecureHTTP,
+		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, Logger: m.Log,
+	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Ready: m.ready})
+	if err != nil {
+		return err
+	}
+	return m.Server.Start(ctx)
+}
+
+// ready is /readyz: the database answers and both schemas are current.
+func (m *Main) ready(ctx context.Context) error {
+	if err := m.DB.Ping(ctx); err != nil {
+		return steward.WrapError(steward.EUNAVAILABLE, err, "The database does not answer.")
+	}
+	if p, err := m.DB.MigrationsPending(ctx); err != nil || p {
+		return steward.WrapError(steward.EUNAVAILABLE, err, "Database migrations are pending; run steward migrate.")
+	}
+	if p, err := m.Jobs.MigrationsPending(ctx); err != nil || p {
+		return steward.WrapError(steward.EUNAVAILABLE, err, "Job queue migrations are pending; run steward migrate.")
+	}
+	return nil
+}
+
+// Close stops the web server (letting requests finish), then the jobs, then
+// closes the database. Safe to call after a failed Run.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if m.Server != nil {
+		errs = append(errs, m.Server.Stop(ctx))
+	}
+	if m.Jobs != nil {
+		errs = append(errs, m.Jobs.Stop(ctx))
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// bootstrapAdmin makes the first admin when there are no users: with
+// STEWARD_ADMIN_PASSWORD, or a generated password printed once.
+func (m *Main) bootstrapAdmin(ctx context.Context) error {
+	n, err := m.DB.UserCount(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	pw, generated := m.Config.AdminPassword, false
+	if pw == "" {
+		pw, generated = auth.GeneratePassword(), true
+	}
+	if err := m.Hasher.Validate(pw); err != nil {
+		return fmt.Errorf("STEWARD_ADMIN_PASSWORD: %s", steward.ErrorMessage(err))
+	}
+	hash, err := m.Hasher.Hash(pw)
+	if err != nil {
+		return err
+	}
+	u := &steward.User{Name: "admin", DisplayName: "Administrator", PasswordHash: hash, Grants: []steward.Grant{{Role: steward.RoleAdmin, CreatedBy: "system"}}}
+	ev := &steward.AuditEvent{Actor: "system", Action: "user.bootstrap", Target: "admin", Outcome: steward.OutcomeSuccess}
+	if err := m.DB.UserCreate(ctx, u, ev); err != nil {
+		return err
+	}
+	if generated {
+		// Printed to the terminal, never to the log.
+		fmt.Fprintf(m.Stdout, "\nCreated the first admin.\n  user:     admin\n  password: %s\nIt is shown this once; change it under Your account after signing in.\n\n", pw)
+	} else {
+		fmt.Fprintf(m.Stdout, "Created the first admin, user admin, with the password from STEWARD_ADMIN_PASSWORD.\n")
+	}
+	return nil
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q is not an address or CIDR", f)
+			}
+			f = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is not an address or CIDR", f)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// openStore opens the configured database: PostgreSQL when a URL is given,
+// else SQLite in the data directory.
+func openStore(ctx context.Context, dataDir, database string, log *slog.Logger) (*store.DB, error) {
+	url := database
+	if url != "" && store.EngineOf(url) != store.Postgres {
+		return nil, fmt.Errorf("--database must be a postgres:// URL; without it Steward uses SQLite in the data directory")
+	}
+	if url == "" {
+		url = "sqlite:" + filepath.Join(dataDir, "steward.db")
+	}
+	db, err := store.Open(ctx, store.Config{URL: url, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	return db, nil
+}
+
+// runServe is `steward serve`.
+func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	s, err := newSettings("steward serve", args, env, stderr)
+	if err != nil {
+		return err
+	}
+	var c Config
+	if err := defineServeFlags(s, &c); err != nil {
+		return err
+	}
+	s.fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: steward serve [flags]\n\nRuns the Steward portal. Each flag can also be set in the environment\nor in a config file of STEWARD_NAME=value lines; flags win over the\nenvironment, which wins over the file.\n\nThe first admin's password comes from STEWARD_ADMIN_PASSWORD (or\nSTEWARD_ADMIN_PASSWORD_FILE), else one is generated and printed once.\n\nFlags:\n")
+		s.fs.PrintDefaults()
+	}
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.LogLevel, c.LogFormat)
+	if err != nil {
+		return err
+	}
+	m := &Main{Config: c, Stdout: stdout, Log: log}
+	defer m.Close()
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Steward is running at %s\n", m.Server.URL())
+	<-ctx.Done()
+	log.Info("shutting down")
+	return m.Close()
+}

@@ -1,0 +1,285 @@
+// Package jobs runs Steward's queued and scheduled work on River, a job
+// queue that keeps its jobs in Steward's own database. On PostgreSQL several
+// Steward replicas share one queue: River elects one leader to enqueue
+// periodic jobs, and each job is locked by exactly one worker, so scheduled
+// work runs once however many replicas run. On SQLite there is one process
+// and River uses the store's single writer connection.
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/stewardhq/steward"
+)
+
+// Config wires the runner to its database and to the services its jobs use.
+type Config struct {
+	// SQLite is the store's writer handle; set it or Postgres.
+	SQLite *sql.DB
+	// Postgres is the store's pgx pool; set it or SQLite.
+	Postgres *pgxpool.Pool
+	// Sessions is pruned of expired sessions. Required.
+	Sessions steward.SessionStore
+	// PruneInterval is how often expired sessions are removed. Defaults to
+	// 10 minutes.
+	PruneInterval time.Duration
+	// Workers is how many jobs run at once in this process. Defaults to 10.
+	Workers int
+	// ID names this process in River's tables. Defaults to River's choice.
+	ID string
+	// PollInterval is how often an idle worker looks for jobs when it gets
+	// no notification (always, on SQLite). Defaults to 1 second.
+	PollInterval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns the config with empty fields filled in.
+func (c Config) WithDefaults() Config {
+	c.PruneInterval = cmp.Or(c.PruneInterval, 10*time.Minute)
+	c.Workers = cmp.Or(c.Workers, 10)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if (c.SQLite == nil) == (c.Postgres == nil) {
+		return errors.New("jobs: set exactly one of SQLite and Postgres")
+	}
+	if c.Sessions == nil {
+		return errors.New("jobs: Sessions is required")
+	}
+	return nil
+}
+
+// client is the part of river.Client the runner uses; it hides the
+// transaction type, which differs between the two drivers.
+type client interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+}
+
+// Runner owns the River client of this process.
+type Runner struct {
+	cfg     Config
+	client  client
+	migrate func(ctx context.Context) (*rivermigrate.MigrateResult, error)
+	pending func(ctx context.Context) (bool, error)
+
+	mu      sync.Mutex
+	started bool
+}
+
+// New builds a runner; it does not start working until Start.
+func New(cfg Config) (*Runner, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &pruneSessionsWorker{sessions: cfg.Sessions, now: cfg.Now, log: cfg.Logger})
+	rc := &river.Config{
+		ID:                cfg.ID,
+		Logger:            cfg.Logger.With(slog.String("component", "jobs")),
+		FetchPollInterval: cfg.PollInterval,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.PruneInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return PruneSessionsArgs{}, pruneOpts(cfg.PruneInterval) },
+				&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_sessions"}),
+		},
+	}
+	var err error
+	if cfg.Postgres != nil {
+		r.client, r.migrate, r.pending, err = build(riverpgxv5.New(cfg.Postgres), rc)
+		r.migrate = lockedMigrate(cfg.Postgres, r.migrate)
+	} else {
+		r.client, r.migrate, r.pending, err = build(riversqlite.New(cfg.SQLite), rc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// build makes a client and its migrator for one driver.
+func build[TTx any](d riverdriver.Driver[TTx], rc *river.Config) (client, func(context.Context) (*rivermigrate.MigrateResult, error), func(context.Context) (bool, error), error) {
+	c, err := river.NewClient(d, rc)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("creating the job client: %w", err)
+	}
+	m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: rc.Logger})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("creating the job migrator: %w", err)
+	}
+	migrate := func(ctx context.Context) (*rivermigrate.MigrateResult, error) {
+		return m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	}
+	pending := func(ctx context.Context) (bool, error) {
+		v, err := m.Validate(ctx)
+		if err != nil {
+			return false, err
+		}
+		return !v.OK, nil
+	}
+	return c, migrate, pending, nil
+}
+
+// lockedMigrate holds a PostgreSQL advisory lock around River's migrations
+// so that replicas starting together do not race to create its tables.
+func lockedMigrate(pool *pgxpool.Pool, migrate func(context.Context) (*rivermigrate.MigrateResult, error)) func(context.Context) (*rivermigrate.MigrateResult, error) {
+	return func(ctx context.Context) (*rivermigrate.MigrateResult, error) {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("acquiring a connection: %w", err)
+		}
+		defer conn.Release()
+		var schema string
+		if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return nil, fmt.Errorf("reading the current schema: %w", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte("steward-river-migrations:" + schema))
+		id := int64(h.Sum64())
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, id); err != nil {
+			return nil, fmt.Errorf("locking for job migrations: %w", err)
+		}
+		defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, id)
+		return migrate(ctx)
+	}
+}
+
+// Migrate creates or updates River's tables.
+func (r *Runner) Migrate(ctx context.Context) (int, error) {
+	res, err := r.migrate(ctx) // River logs each version it applies
+	if err != nil {
+		return 0, fmt.Errorf("migrating the job tables: %w", err)
+	}
+	return len(res.Versions), nil
+}
+
+// MigrationsPending reports whether River's tables are behind.
+func (r *Runner) MigrationsPending(ctx context.Context) (bool, error) {
+	p, err := r.pending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checking job migrations: %w", err)
+	}
+	return p, nil
+}
+
+// Start begins working jobs. Safe to call twice.
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return nil
+	}
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("starting the job runner: %w", err)
+	}
+	r.started = true
+	return nil
+}
+
+// Stop lets running jobs finish (for at most the context's time) and stops
+// fetching new ones. Safe to call twice.
+func (r *Runner) Stop(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started {
+		return nil
+	}
+	r.started = false
+	if err := r.client.Stop(ctx); err != nil {
+		return fmt.Errorf("stopping the job runner: %w", err)
+	}
+	return nil
+}
+
+// PruneSessionsArgs asks for expired sessions to be removed.
+type PruneSessionsArgs struct{}
+
+// Kind names the job in River's tables.
+func (PruneSessionsArgs) Kind() string { return "prune_sessions" }
+
+// pruneOpts makes the prune job unique per interval, so that a leader
+// change (or a manual request) never queues a second prune for one period.
+func pruneOpts(interval time.Duration) *river.InsertOpts {
+	return &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: interval}}
+}
+
+// PruneSessionsNow queues a prune unless one is already queued for this
+// period, and returns whether this call queued it.
+func (r *Runner) PruneSessionsNow(ctx context.Context) (bool, error) {
+	res, err := r.client.Insert(ctx, PruneSessionsArgs{}, pruneOpts(r.cfg.PruneInterval))
+	if err != nil {
+		return false, fmt.Errorf("queueing session prune: %w", err)
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+type pruneSessionsWorker struct {
+	river.WorkerDefaults[PruneSessionsArgs]
+	sessions steward.SessionStore
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+func (w *pruneSessionsWorker) Timeout(*river.Job[PruneSessionsArgs]) time.Duration {
+	return time.Minute
+}
+
+func (w *pruneSessionsWorker) Work(ctx context.Context, job *river.Job[PruneSessionsArgs]) error {
+	n, err := w.sessions.SessionDeleteExpired(ctx, w.now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.log.Info("expired sessions removed", slog.Int("count", n), slog.Int64("job_id", job.ID))
+	}
+	return nil
+}
+
+// CompletedCount returns how many jobs of a kind have completed, for tests
+// and the operator's status page.
+func (r *Runner) CompletedCount(ctx context.Context, kind string) (int, error) {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().Kinds(kind).States(rivertype.JobStateCompleted).First(10000))
+	if err != nil {
+		return 0, fmt.Errorf("listing jobs: %w", err)
+	}
+	return len(res.Jobs), nil
+}
+
+// Subscribe forwards River's job events, for tests that wait on work.
+func (r *Runner) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return r.client.Subscribe(kinds...)
+}

@@ -1,0 +1,361 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+func ctxFor(name string) context.Context {
+	return steward.NewContextWithActor(context.Background(), &steward.Actor{Name: name, SourceIP: "192.0.2.1"})
+}
+
+type userOpts struct {
+	name   string
+	grants []steward.Grant
+}
+
+func createUser(t *testing.T, db *store.DB, o userOpts) *steward.User {
+	t.Helper()
+	u := &steward.User{Name: o.name, PasswordHash: "$argon2id$test", Grants: o.grants}
+	if err := db.UserCreate(ctxFor("test"), u, steward.NewAuditEvent(ctxFor("test"), "user.create", o.name)); err != nil {
+		t.Fatalf("creating user %s: %v", o.name, err)
+	}
+	return u
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := steward.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q, want %q (err: %v)", got, code, err)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		n, err := db.Migrate(ctx)
+		if err != nil || n != 0 {
+			t.Fatalf("second Migrate = %d, %v; want 0, nil", n, err)
+		}
+		pending, err := db.MigrationsPending(ctx)
+		if err != nil || pending {
+			t.Fatalf("MigrationsPending = %v, %v", pending, err)
+		}
+	})
+}
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("alice")
+		admin := createUser(t, db, userOpts{name: "Alice", grants: []steward.Grant{{Role: steward.RoleAdmin}}})
+		bob := createUser(t, db, userOpts{name: "bob", grants: []steward.Grant{{Role: steward.RoleViewer, Tenants: []string{"AAAAAAAA-0000-0000-0000-000000000001"}}}})
+
+		got, err := db.UserGetByName(ctx, "ALICE")
+		if err != nil || got.ID != admin.ID || len(got.Grants) != 1 || got.Grants[0].Role != steward.RoleAdmin {
+			t.Fatalf("UserGetByName = %+v, %v", got, err)
+		}
+		got, err = db.UserGet(ctx, bob.ID)
+		if err != nil || got.Grants[0].Tenants[0] != "aaaaaaaa-0000-0000-0000-000000000001" {
+			t.Fatalf("UserGet bob = %+v, %v; want tenant ID lower-cased", got, err)
+		}
+
+		// Names are unique case-insensitively.
+		err = db.UserCreate(ctx, &steward.User{Name: "ALICE", PasswordHash: "x"}, steward.NewAuditEvent(ctx, "user.create", "ALICE"))
+		wantCode(t, err, steward.ECONFLICT)
+		err = db.UserCreate(ctx, &steward.User{Name: "bad name!", PasswordHash: "x"}, nil)
+		wantCode(t, err, steward.EINVALID)
+		_, err = db.UserGet(ctx, 9999)
+		wantCode(t, err, steward.ENOTFOUND)
+
+		users, err := db.UserList(ctx)
+		if err != nil || len(users) != 2 || users[0].Name != "Alice" || users[1].Name != "bob" {
+			t.Fatalf("UserList = %v, %v", users, err)
+		}
+
+		// The last enabled admin can be neither disabled, deleted nor demoted.
+		yes := true
+		_, err = db.UserUpdate(ctx, admin.ID, steward.UserUpdate{Disabled: &yes}, steward.NewAuditEvent(ctx, "user.update", "Alice"))
+		wantCode(t, err, steward.ECONFLICT)
+		wantCode(t, db.UserDelete(ctx, admin.ID, steward.NewAuditEvent(ctx, "user.delete", "Alice")), steward.ECONFLICT)
+		_, err = db.GrantDelete(ctx, admin.Grants[0].ID, steward.NewAuditEvent(ctx, "grant.delete", "Alice"))
+		wantCode(t, err, steward.ECONFLICT)
+		if got, _ := db.UserGet(ctx, admin.ID); got.Disabled || len(got.Grants) != 1 {
+			t.Fatalf("refused changes were written: %+v", got)
+		}
+
+		// With a second admin, the first can go.
+		g := &steward.Grant{UserID: bob.ID, Role: steward.RoleAdmin}
+		if err := db.GrantCreate(ctx, g, steward.NewAuditEvent(ctx, "grant.create", "bob")); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, db.GrantCreate(ctx, &steward.Grant{UserID: bob.ID, Role: steward.RoleAdmin}, nil), steward.ECONFLICT)
+		wantCode(t, db.GrantCreate(ctx, &steward.Grant{UserID: 9999, Role: steward.RoleViewer}, nil), steward.ENOTFOUND)
+		if _, err := db.UserUpdate(ctx, admin.ID, steward.UserUpdate{Disabled: &yes}, steward.NewAuditEvent(ctx, "user.update", "Alice")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UserDelete(ctx, admin.ID, steward.NewAuditEvent(ctx, "user.delete", "Alice")); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := db.UserCount(ctx); n != 1 {
+			t.Fatalf("UserCount = %d, want 1", n)
+		}
+	})
+}
+
+func TestSessionsAndTokens(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("carol")
+		u := createUser(t, db, userOpts{name: "carol", grants: []steward.Grant{{Role: steward.RoleAdmin}}})
+		other := createUser(t, db, userOpts{name: "dave", grants: []steward.Grant{{Role: steward.RoleAdmin}}})
+
+		s := &steward.Session{Hash: "h1", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), SourceIP: "192.0.2.1"}
+		if err := db.SessionCreate(ctx, s, steward.NewAuditEvent(ctx, "user.login", "carol")); err != nil {
+			t.Fatal(err)
+		}
+		expired := &steward.Session{Hash: "h2", UserID: u.ID, ExpiresAt: time.Now().Add(-time.Minute)}
+		if err := db.SessionCreate(ctx, expired, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.SessionGet(ctx, "h1"); err != nil || got.UserID != u.ID {
+			t.Fatalf("SessionGet = %+v, %v", got, err)
+		}
+		_, err := db.SessionGet(ctx, "h2")
+		wantCode(t, err, steward.ENOTFOUND)
+		if n, err := db.SessionDeleteExpired(ctx, time.Now()); err != nil || n != 1 {
+			t.Fatalf("SessionDeleteExpired = %d, %v; want 1", n, err)
+		}
+
+		// A password change ends the user's sessions.
+		hash := "$argon2id$new"
+		if _, err := db.UserUpdate(ctx, u.ID, steward.UserUpdate{PasswordHash: &hash}, steward.NewAuditEvent(ctx, "user.update", "carol")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.SessionGet(ctx, "h1")
+		wantCode(t, err, steward.ENOTFOUND)
+		wantCode(t, db.SessionCreate(ctx, &steward.Session{Hash: "h3", UserID: 9999, ExpiresAt: time.Now().Add(time.Hour)}, nil), steward.ENOTFOUND)
+
+		tok := &steward.APIToken{UserID: u.ID, Name: "ci", Prefix: "stw_abcd", Hash: "th1", ExpiresAt: time.Now().Add(time.Hour)}
+		if err := db.TokenCreate(ctx, tok, steward.NewAuditEvent(ctx, "token.create", "ci")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.TokenCreate(ctx, &steward.APIToken{UserID: other.ID, Name: "other", Prefix: "stw_x", Hash: "th2"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.TokenGetByHash(ctx, "th1")
+		if err != nil || got.ID != tok.ID || got.UserName != "carol" || !got.Active(time.Now()) {
+			t.Fatalf("TokenGetByHash = %+v, %v", got, err)
+		}
+		if list, _ := db.TokenList(ctx, u.ID); len(list) != 1 {
+			t.Fatalf("TokenList(user) = %d tokens, want 1", len(list))
+		}
+		if list, _ := db.TokenList(ctx, 0); len(list) != 2 {
+			t.Fatalf("TokenList(all) = %d tokens, want 2", len(list))
+		}
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		if err := db.TokenTouch(ctx, tok.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.TokenTouch(ctx, tok.ID, at.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.TokenGet(ctx, tok.ID); !got.LastUsedAt.Equal(at) {
+			t.Fatalf("LastUsedAt = %v, want %v (second touch within a minute is skipped)", got.LastUsedAt, at)
+		}
+		if err := db.TokenRevoke(ctx, tok.ID, steward.NewAuditEvent(ctx, "token.revoke", "ci")); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, db.TokenRevoke(ctx, tok.ID, nil), steward.ECONFLICT)
+		if got, _ := db.TokenGet(ctx, tok.ID); got.Active(time.Now()) {
+			t.Fatal("revoked token is still active")
+		}
+		// Deleting a user deletes its tokens.
+		if err := db.UserDelete(ctx, other.ID, steward.NewAuditEvent(ctx, "user.delete", "dave")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.TokenGetByHash(ctx, "th2")
+		wantCode(t, err, steward.ENOTFOUND)
+	})
+}
+
+func TestAuditList(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		tenant := "11111111-1111-1111-1111-111111111111"
+		for i := range 25 {
+			ev := &steward.AuditEvent{Time: base.Add(time.Duration(i) * time.Minute), Actor: []string{"ann", "ben"}[i%2],
+				Action: []string{"user.login", "user.logout", "token.create"}[i%3], Outcome: steward.OutcomeSuccess}
+			if i%5 == 0 {
+				ev.TenantID = tenant
+			}
+			if err := db.AuditAppend(context.Background(), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ctx := context.Background()
+		list := func(f steward.AuditFilter) ([]*steward.AuditEvent, string) {
+			t.Helper()
+			evs, next, err := db.AuditList(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return evs, next
+		}
+		// Paging: newest first, cursor continues without overlap.
+		var ids []int64
+		f := steward.AuditFilter{Limit: 10}
+		for {
+			evs, next := list(f)
+			for _, ev := range evs {
+				ids = append(ids, ev.ID)
+			}
+			if next == "" {
+				break
+			}
+			fmt.Sscan(next, &f.Before)
+		}
+		if len(ids) != 25 || ids[0] != 25 || ids[24] != 1 {
+			t.Fatalf("paged IDs = %v", ids)
+		}
+		if evs, _ := list(steward.AuditFilter{Actor: "ann"}); len(evs) != 13 {
+			t.Fatalf("actor filter: %d events, want 13", len(evs))
+		}
+		if evs, _ := list(steward.AuditFilter{Action: "user."}); len(evs) != 17 {
+			t.Fatalf("action prefix filter: %d events, want 17", len(evs))
+		}
+		if evs, _ := list(steward.AuditFilter{Action: "token.create"}); len(evs) != 8 {
+			t.Fatalf("action filter: %d events, want 8", len(evs))
+		}
+		if evs, _ := list(steward.AuditFilter{TenantID: strings.ToUpper(tenant)}); len(evs) != 5 {
+			t.Fatalf("tenant filter: %d events, want 5", len(evs))
+		}
+		if evs, _ := list(steward.AuditFilter{Scoped: true, Tenants: []string{tenant}}); len(evs) != 5 {
+			t.Fatalf("scoped filter: %d events, want 5", len(evs))
+		}
+		if evs, _ := list(steward.AuditFilter{Scoped: true}); len(evs) != 0 {
+			t.Fatalf("scoped to no tenants: %d events, want 0", len(evs))
+		}
+		evs, _ := list(steward.AuditFilter{From: base.Add(10 * time.Minute), To: base.Add(15 * time.Minute)})
+		if len(evs) != 5 || evs[0].ID != 15 || evs[4].ID != 11 {
+			t.Fatalf("time filter: %d events", len(evs))
+		}
+		_, _, err := db.AuditList(ctx, steward.AuditFilter{Limit: 5000})
+		wantCode(t, err, steward.EINVALID)
+		wantCode(t, db.AuditAppend(ctx, &steward.AuditEvent{Actor: "x", Action: "y", Outcome: "maybe"}), steward.EINVALID)
+	})
+}
+
+// TestAuditTamper edits, deletes and reorders rows behind the store's back,
+// as someone with database access would, and expects verification to name
+// the first bad event each time.
+func TestAuditTamper(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines() {
+		cases := []struct {
+			name    string
+			tamper  string
+			wantBad int64
+			want    string
+		}{
+			{"edit actor", `UPDATE audit_events SET actor = 'mallory' WHERE id = 4`, 4, "changed"},
+			{"edit details", `UPDATE audit_events SET details = '{"n":"x"}' WHERE id = 6`, 6, "changed"},
+			{"edit time", `UPDATE audit_events SET time_us = time_us + 1 WHERE id = 2`, 2, "changed"},
+			{"delete middle", `DELETE FROM audit_events WHERE id = 5`, 6, "deleted"},
+			{"delete first", `DELETE FROM audit_events WHERE id = 1`, 2, "deleted"},
+			{"delete last", `DELETE FROM audit_events WHERE id = 8`, 8, "end"},
+			{"reorder", `UPDATE audit_events SET id = 103 WHERE id = 3; UPDATE audit_events SET id = 3 WHERE id = 7; UPDATE audit_events SET id = 7 WHERE id = 103`, 3, ""},
+			{"rehash one", `UPDATE audit_events SET actor = 'mallory', hash = 'f00' WHERE id = 3`, 3, "changed"},
+		}
+		for _, tc := range cases {
+			t.Run(string(engine)+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				db := storetest.Open(t, engine)
+				ctx := ctxFor("erin")
+				for i := range 8 {
+					ev := steward.NewAuditEvent(ctx, "user.login", "erin").With("n", fmt.Sprint(i))
+					if err := db.AuditAppend(ctx, ev); err != nil {
+						t.Fatal(err)
+					}
+				}
+				v, err := db.AuditVerify(ctx)
+				if err != nil || !v.OK() || v.Checked != 8 || v.HeadID != 8 {
+					t.Fatalf("before tampering: %+v, %v", v, err)
+				}
+				// Updates and deletes are refused by triggers until they are dropped.
+				if _, err := db.WriteDB().Exec(`DELETE FROM audit_events WHERE id = 1`); err == nil {
+					t.Fatal("deleting an audit event succeeded with the append-only triggers in place")
+				}
+				if engine == store.Postgres {
+					storetest.Exec(t, db, `ALTER TABLE audit_events DISABLE TRIGGER USER`)
+				} else {
+					storetest.Exec(t, db, `DROP TRIGGER audit_events_no_update`)
+					storetest.Exec(t, db, `DROP TRIGGER audit_events_no_delete`)
+				}
+				for _, stmt := range strings.Split(tc.tamper, "; ") {
+					storetest.Exec(t, db, stmt)
+				}
+				v, err = db.AuditVerify(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.OK() || v.BadID != tc.wantBad || !strings.Contains(v.Problem, tc.want) {
+					t.Fatalf("after %s: verification = %+v; want bad event %d mentioning %q", tc.name, v, tc.wantBad, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestAuditConcurrentAppends checks that appends racing from many
+// goroutines still form one unbroken chain.
+func TestAuditConcurrentAppends(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("frank")
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 10 {
+					if err := db.AuditAppend(ctx, steward.NewAuditEvent(ctx, "test.append", fmt.Sprint(g, i))); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		v, err := db.AuditVerify(ctx)
+		if err != nil || !v.OK() || v.Checked != 80 {
+			t.Fatalf("verification = %+v, %v", v, err)
+		}
+	})
+}
+
+// TestAtomicity checks that a change refused after its first write leaves
+// neither the change nor its audit event behind.
+func TestAtomicity(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("gina")
+		u := &steward.User{Name: "gina", PasswordHash: "x", Grants: []steward.Grant{{Role: steward.RoleViewer}, {Role: "superuser"}}}
+		wantCode(t, db.UserCreate(ctx, u, steward.NewAuditEvent(ctx, "user.create", "gina")), steward.EINVALID)
+		bad := &steward.User{Name: "hank", PasswordHash: "x"}
+		wantCode(t, db.UserCreate(ctx, bad, &steward.AuditEvent{Actor: "gina", Action: "user.create", Outcome: "??"}), steward.EINVALID)
+		if n, _ := db.UserCount(ctx); n != 0 {
+			t.Fatalf("%d users stored by failed creates", n)
+		}
+		if evs, _, _ := db.AuditList(ctx, steward.AuditFilter{}); len(evs) != 0 {
+			t.Fatalf("%d audit events stored by failed creates", len(evs))
+		}
+	})
+}

@@ -1,0 +1,230 @@
+package web
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// scope says who may call a route.
+type scope int
+
+const (
+	scopePublic   scope = iota // anyone, signed in or not
+	scopeSignedIn              // any signed-in user; the handler limits them to their own things
+	scopeGlobal                // the permission on every tenant
+	scopeSome                  // the permission on at least one tenant; the handler filters by tenant
+	scopeTenant                // the permission on the tenant in the {tenantId} path value
+)
+
+// kind says how a route answers, errors included.
+type kind int
+
+const (
+	kindAPI  kind = iota // JSON, {"error":…} on failure, 401 when not signed in
+	kindPage             // HTML, a redirect to /login when not signed in
+	kindRaw              // plain: health, metrics, static files
+)
+
+// handlerFunc is a route handler; a returned error is written in the
+// route's kind (JSON or HTML) with the status of its code.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route declares one endpoint and the access it needs.
+type route struct {
+	method, path string
+	scope        scope
+	perm         steward.Permission
+	kind         kind
+	h            handlerFunc
+	doc          *apiDoc // OpenAPI description; required for kindAPI
+}
+
+// pattern is the net/http mux pattern.
+func (rt *route) pattern() string { return rt.method + " " + rt.path }
+
+// routeTable lists every route. Keep it the only place routes are added:
+// the access checks, the OpenAPI document and the role-matrix test all
+// read it.
+func (s *Server) routeTable() []*route {
+	return []*route{
+		// Health and metrics.
+		{method: "GET", path: "/healthz", scope: scopePublic, kind: kindRaw, h: s.handleHealthz},
+		{method: "GET", path: "/readyz", scope: scopePublic, kind: kindRaw, h: s.handleReadyz},
+		{method: "GET", path: "/metrics", scope: scopeSignedIn, kind: kindRaw, h: s.handleMetrics},
+		{method: "GET", path: "/static/", scope: scopePublic, kind: kindRaw, h: s.handleStatic},
+
+		// API: the document itself, the caller, users and grants, tokens, audit.
+		{method: "GET", path: "/api/v1/openapi.json", scope: scopePublic, kind: kindAPI, h: s.handleOpenAPI,
+			doc: &apiDoc{tag: "meta", summary: "This OpenAPI document", response: "object"}},
+		{method: "GET", path: "/api/v1/me", scope: scopeSignedIn, kind: kindAPI, h: s.apiMe,
+			doc: &apiDoc{tag: "account", summary: "The signed-in user, with grants and permissions", response: "Me"}},
+		{method: "PUT", path: "/api/v1/me/password", scope: scopeSignedIn, kind: kindAPI, h: s.apiChangePassword,
+			doc: &apiDoc{tag: "account", summary: "Change your own password (browser sessions only)", request: "PasswordChange", status: 204}},
+		{method: "GET", path: "/api/v1/users", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiListUsers,
+			doc: &apiDoc{tag: "users", summary: "List users", response: "UserList"}},
+		{method: "POST", path: "/api/v1/users", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiCreateUser,
+			doc: &apiDoc{tag: "users", summary: "Create a user", request: "UserCreate", response: "User", status: 201}},
+		{method: "GET", path: "/api/v1/users/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiGetUser,
+			doc: &apiDoc{tag: "users", summary: "Get a user", response: "User"}},
+		{method: "PATCH", path: "/api/v1/users/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiUpdateUser,
+			doc: &apiDoc{tag: "users", summary: "Change a user's details, password or status", request: "UserUpdate", response: "User"}},
+		{method: "DELETE", path: "/api/v1/users/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiDeleteUser,
+			doc: &apiDoc{tag: "users", summary: "Delete a user with their grants, sessions and tokens", status: 204}},
+		{method: "POST", path: "/api/v1/users/{id}/grants", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiCreateGrant,
+			doc: &apiDoc{tag: "users", summary: "Grant a user a role on all tenants or on listed tenants", request: "GrantCreate", response: "Grant", status: 201}},
+		{method: "DELETE", path: "/api/v1/grants/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindAPI, h: s.apiDeleteGrant,
+			doc: &apiDoc{tag: "users", summary: "Remove a grant", status: 204}},
+		{method: "GET", path: "/api/v1/tokens", scope: scopeSignedIn, kind: kindAPI, h: s.apiListTokens,
+			doc: &apiDoc{tag: "tokens", summary: "List your API tokens (admins: everyone's with all=true)", query: []param{{"all", "boolean", "Admins only: list every user's tokens"}}, response: "TokenList"}},
+		{method: "POST", path: "/api/v1/tokens", scope: scopeSignedIn, kind: kindAPI, h: s.apiCreateToken,
+			doc: &apiDoc{tag: "tokens", summary: "Create an API token for yourself (browser sessions only); the token is in this response only", request: "TokenCreate", response: "TokenCreated", status: 201}},
+		{method: "DELETE", path: "/api/v1/tokens/{id}", scope: scopeSignedIn, kind: kindAPI, h: s.apiRevokeToken,
+			doc: &apiDoc{tag: "tokens", summary: "Revoke one of your tokens (admins: anyone's)", status: 204}},
+		{method: "GET", path: "/api/v1/audit", scope: scopeSome, perm: steward.PermAuditRead, kind: kindAPI, h: s.apiListAudit,
+			doc: &apiDoc{tag: "audit", summary: "List audit events, newest first", query: auditQuery(true), response: "AuditList"}},
+		{method: "GET", path: "/api/v1/audit/export", scope: scopeSome, perm: steward.PermAuditRead, kind: kindAPI, h: s.apiExportAudit,
+			doc: &apiDoc{tag: "audit", summary: "Export matching audit events as CSV or JSON", query: append(auditQuery(false), param{"format", "string", "csv (default) or json"}), response: "export"}},
+		{method: "POST", path: "/api/v1/audit/verify", scope: scopeSome, perm: steward.PermAuditRead, kind: kindAPI, h: s.apiVerifyAudit,
+			doc: &apiDoc{tag: "audit", summary: "Check the audit log's hash chain", response: "AuditVerification"}},
+
+		// Pages.
+		{method: "GET", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLogin},
+		{method: "POST", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLoginSubmit},
+		{method: "POST", path: "/logout", scope: scopeSignedIn, kind: kindPage, h: s.pageLogout},
+		{method: "GET", path: "/{$}", scope: scopeSignedIn, kind: kindPage, h: s.pageDashboard},
+		{method: "GET", path: "/account", scope: scopeSignedIn, kind: kindPage, h: s.pageAccount},
+		{method: "POST", path: "/account/password", scope: scopeSignedIn, kind: kindPage, h: s.pageAccountPassword},
+		{method: "GET", path: "/tokens", scope: scopeSignedIn, kind: kindPage, h: s.pageTokens},
+		{method: "POST", path: "/tokens", scope: scopeSignedIn, kind: kindPage, h: s.pageTokenCreate},
+		{method: "POST", path: "/tokens/{id}/revoke", scope: scopeSignedIn, kind: kindPage, h: s.pageTokenRevoke},
+		{method: "GET", path: "/users", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUsers},
+		{method: "GET", path: "/users/new", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserNew},
+		{method: "POST", path: "/users", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserCreate},
+		{method: "GET", path: "/users/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUser},
+		{method: "POST", path: "/users/{id}", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserUpdate},
+		{method: "POST", path: "/users/{id}/password", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserPassword},
+		{method: "POST", path: "/users/{id}/grants", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageGrantCreate},
+		{method: "POST", path: "/grants/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageGrantDelete},
+		{method: "GET", path: "/users/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserDeleteConfirm},
+		{method: "POST", path: "/users/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserDelete},
+		{method: "GET", path: "/audit", scope: scopeSome, perm: steward.PermAuditRead, kind: kindPage, h: s.pageAudit},
+		{method: "POST", path: "/audit/verify", scope: scopeSome, perm: steward.PermAuditRead, kind: kindPage, h: s.pageAuditVerify},
+	}
+}
+
+// buildHandler registers the routes behind the middleware chain.
+func (s *Server) buildHandler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routes {
+		mux.Handle(rt.pattern(), s.guard(rt))
+	}
+	var h http.Handler = s.dispatch(mux)
+	h = s.authenticate(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = s.observe(h)
+	h = s.securityHeaders(h)
+	h = s.recoverPanics(h)
+	return s.withRequestID(h)
+}
+
+// dispatch serves matched routes and turns the mux's own 404 and 405
+// answers into the caller's format.
+func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // sets the path values
+			return
+		}
+		rec := &statusRecorder{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		err := steward.Errorf(steward.ENOTFOUND, "There is nothing at %s.", r.URL.Path)
+		if rec.status == http.StatusMethodNotAllowed {
+			err = steward.Errorf(steward.EINVALID, "%s does not accept %s.", r.URL.Path, r.Method)
+		}
+		status := max(rec.status, http.StatusNotFound)
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(status)
+			writeJSONBody(w, apiError{Error: apiErrorBody{Code: steward.ErrorCode(err), Message: steward.ErrorMessage(err)}})
+			return
+		}
+		s.renderError(w, r, status, steward.ErrorMessage(err))
+	})
+}
+
+// statusRecorder captures the mux's not-found or not-allowed answer.
+type statusRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+// guard enforces the route's access rule, then runs its handler.
+func (s *Server) guard(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor := steward.ActorFromContext(r.Context())
+		if rt.scope != scopePublic && actor == nil {
+			s.audit(r, newEvent(r, "access.unauthenticated", rt.pattern()).WithOutcome(steward.OutcomeDenied).WithActor("anonymous"))
+			if rt.kind == kindPage {
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			s.writeError(w, r, rt, steward.Errorf(steward.EUNAUTHORIZED, "Sign in or send an API token (Authorization: Bearer …)."))
+			return
+		}
+		if !allowed(rt, actor, r) {
+			s.audit(r, newEvent(r, "access.denied", rt.pattern()).WithOutcome(steward.OutcomeDenied).With("permission", string(rt.perm)))
+			s.writeError(w, r, rt, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow this (it needs %s).", rt.perm))
+			return
+		}
+		if err := rt.h(w, r); err != nil {
+			s.writeError(w, r, rt, err)
+		}
+	})
+}
+
+// allowed is the one place a route's access rule is evaluated.
+func allowed(rt *route, a *steward.Actor, r *http.Request) bool {
+	switch rt.scope {
+	case scopePublic, scopeSignedIn:
+		return true
+	case scopeGlobal:
+		return a.Can(rt.perm, "")
+	case scopeSome:
+		return a.CanSome(rt.perm)
+	case scopeTenant:
+		return a.Can(rt.perm, strings.ToLower(r.PathValue("tenantId")))
+	}
+	return false
+}
+
+// writeError writes err in the route's kind.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rt *route, err error) {
+	if rt.kind == kindAPI || rt.kind == kindRaw {
+		s.writeAPIError(w, r, err)
+		return
+	}
+	s.logError(r, err)
+	s.renderError(w, r, errorStatus(err), steward.ErrorMessage(err))
+}
+
+// audit appends an event, logging rather than failing the request when the
+// log cannot be written (the request itself has already been decided).
+func (s *Server) audit(r *http.Request, ev *steward.AuditEvent) {
+	if err := s.deps.Audit.AuditAppend(r.Context(), ev); err != nil {
+		s.log.ErrorContext(r.Context(), "audit event not written", slog.String("action", ev.Action), slog.Any("error", err))
+	}
+}

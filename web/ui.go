@@ -1,0 +1,381 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// Pages post forms and redirect (303) to a page that shows the outcome; a
+// refused form is shown again with the reason and the status of the error.
+
+// flashes are the success messages a redirect can ask for with ?done=.
+var flashes = map[string]string{
+	"password":      "Your password was changed. Sign in again with the new one.",
+	"user-created":  "User created.",
+	"user-saved":    "Changes saved.",
+	"user-password": "Password set. The user's sessions were ended.",
+	"user-deleted":  "User deleted.",
+	"grant-added":   "Role granted.",
+	"grant-removed": "Role removed.",
+	"token-revoked": "Token revoked. It stops working at once.",
+}
+
+func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
+
+func redirect(w http.ResponseWriter, r *http.Request, to string) error {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// safeNext keeps the post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+type loginData struct {
+	Name string
+	Next string
+}
+
+func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) error {
+	if steward.ActorFromContext(r.Context()) != nil {
+		return redirect(w, r, safeNext(r.URL.Query().Get("next")))
+	}
+	s.render(w, r, http.StatusOK, "login", view{Title: "Sign in", Flash: flash(r), Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+	return nil
+}
+
+func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) error {
+	name, next := r.PostFormValue("name"), safeNext(r.PostFormValue("next"))
+	if _, err := s.login(w, r, name, r.PostFormValue("password")); err != nil {
+		s.logError(r, err)
+		var te *throttledError
+		if errors.As(err, &te) {
+			w.Header().Set("Retry-After", strconv.Itoa(te.retryAfterSeconds()))
+		}
+		s.render(w, r, errorStatus(err), "login", view{Title: "Sign in", Error: steward.ErrorMessage(err), Data: loginData{Name: name, Next: next}})
+		return nil
+	}
+	return redirect(w, r, next)
+}
+
+func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.logout(w, r); err != nil {
+		return err
+	}
+	return redirect(w, r, "/login")
+}
+
+func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "home"})
+	return nil
+}
+
+func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.deps.Users.UserGet(r.Context(), steward.ActorFromContext(r.Context()).UserID)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "account", view{Title: "Your account", Nav: "account", Flash: flash(r), Data: u})
+	return nil
+}
+
+func (s *Server) pageAccountPassword(w http.ResponseWriter, r *http.Request) error {
+	in := passwordChange{CurrentPassword: r.PostFormValue("current"), NewPassword: r.PostFormValue("new")}
+	if in.NewPassword != r.PostFormValue("confirm") {
+		return s.accountError(w, r, steward.Errorf(steward.EINVALID, "The new password and its confirmation differ."))
+	}
+	if err := s.changeOwnPassword(r, in); err != nil {
+		return s.accountError(w, r, err)
+	}
+	clearSessionCookie(w)
+	return redirect(w, r, "/login?done=password")
+}
+
+func (s *Server) accountError(w http.ResponseWriter, r *http.Request, cause error) error {
+	u, err := s.deps.Users.UserGet(r.Context(), steward.ActorFromContext(r.Context()).UserID)
+	if err != nil {
+		return err
+	}
+	s.logError(r, cause)
+	s.render(w, r, errorStatus(cause), "account", view{Title: "Your account", Nav: "account", Error: steward.ErrorMessage(cause), Data: u})
+	return nil
+}
+
+type tokensData struct {
+	Tokens  []apiToken
+	All     bool
+	Created *apiTokenCreated
+	Name    string
+}
+
+func (s *Server) pageTokens(w http.ResponseWriter, r *http.Request) error {
+	return s.renderTokens(w, r, http.StatusOK, "", nil)
+}
+
+func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, status int, errMsg string, created *apiTokenCreated) error {
+	all := r.URL.Query().Get("all") == "1"
+	tokens, err := s.listTokens(r, all)
+	if err != nil {
+		return err
+	}
+	d := tokensData{All: all, Created: created, Name: r.PostFormValue("name")}
+	for _, t := range tokens {
+		d.Tokens = append(d.Tokens, toAPIToken(t, s.cfg.Now()))
+	}
+	s.render(w, r, status, "tokens", view{Title: "API tokens", Nav: "tokens", Flash: flash(r), Error: errMsg, Data: d})
+	return nil
+}
+
+func (s *Server) pageTokenCreate(w http.ResponseWriter, r *http.Request) error {
+	t, token, err := s.createToken(r, tokenInput{Name: r.PostFormValue("name"), ExpiresIn: r.PostFormValue("expires")})
+	if err != nil {
+		s.logError(r, err)
+		return s.renderTokens(w, r, errorStatus(err), steward.ErrorMessage(err), nil)
+	}
+	// The token is shown on this response only; nothing later can show it.
+	created := &apiTokenCreated{apiToken: toAPIToken(t, s.cfg.Now()), Token: token}
+	return s.renderTokens(w, r, http.StatusCreated, "", created)
+}
+
+func (s *Server) pageTokenRevoke(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.revokeToken(r, id); err != nil {
+		return err
+	}
+	return redirect(w, r, "/tokens?done=token-revoked")
+}
+
+func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request) error {
+	users, err := s.deps.Users.UserList(r.Context())
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "users", view{Title: "Users", Nav: "users", Flash: flash(r), Data: users})
+	return nil
+}
+
+type userFormData struct {
+	In      userInput
+	Role    string
+	Tenants string
+}
+
+func (s *Server) pageUserNew(w http.ResponseWriter, r *http.Request) error {
+	s.render(w, r, http.StatusOK, "user_new", view{Title: "New user", Nav: "users", Data: userFormData{Role: string(steward.RoleViewer)}})
+	return nil
+}
+
+// tenantList reads a comma- or space-separated list of tenant IDs.
+func tenantList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+func (s *Server) pageUserCreate(w http.ResponseWriter, r *http.Request) error {
+	d := userFormData{Role: r.PostFormValue("role"), Tenants: r.PostFormValue("tenants")}
+	d.In = userInput{Name: r.PostFormValue("name"), DisplayName: r.PostFormValue("displayName"), Email: r.PostFormValue("email"), Password: r.PostFormValue("password")}
+	if d.Role != "" {
+		d.In.Grants = []grantInput{{Role: d.Role, Tenants: tenantList(d.Tenants)}}
+	}
+	u, err := s.createUser(r, d.In)
+	if err != nil {
+		s.logError(r, err)
+		d.In.Password = ""
+		s.render(w, r, errorStatus(err), "user_new", view{Title: "New user", Nav: "users", Error: steward.ErrorMessage(err), Data: d})
+		return nil
+	}
+	return redirect(w, r, "/users/"+strconv.FormatInt(u.ID, 10)+"?done=user-created")
+}
+
+type userPageData struct {
+	User  *steward.User
+	Self  bool
+	Roles []steward.Role
+}
+
+func (s *Server) pageUser(w http.ResponseWriter, r *http.Request) error {
+	return s.renderUser(w, r, http.StatusOK, "")
+}
+
+func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, errMsg string) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.Users.UserGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	d := userPageData{User: u, Self: u.ID == steward.ActorFromContext(r.Context()).UserID, Roles: steward.Roles}
+	s.render(w, r, status, "user", view{Title: u.Name, Nav: "users", Flash: flash(r), Error: errMsg, Data: d})
+	return nil
+}
+
+// userFormFailed re-renders the user page with why the form was refused.
+func (s *Server) userFormFailed(w http.ResponseWriter, r *http.Request, err error) error {
+	if code := steward.ErrorCode(err); code == steward.EINTERNAL || code == steward.ENOTFOUND {
+		return err
+	}
+	s.logError(r, err)
+	return s.renderUser(w, r, errorStatus(err), steward.ErrorMessage(err))
+}
+
+func (s *Server) pageUserUpdate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	display, email := r.PostFormValue("displayName"), r.PostFormValue("email")
+	in := userUpdateInput{DisplayName: &display, Email: &email}
+	if v := r.PostFormValue("disabled"); v != "" {
+		b := v == "true"
+		in.Disabled = &b
+		in.DisplayName, in.Email = nil, nil
+	}
+	if _, err := s.updateUser(r, id, in); err != nil {
+		return s.userFormFailed(w, r, err)
+	}
+	return redirect(w, r, "/users/"+strconv.FormatInt(id, 10)+"?done=user-saved")
+}
+
+func (s *Server) pageUserPassword(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	pw := r.PostFormValue("password")
+	if _, err := s.updateUser(r, id, userUpdateInput{Password: &pw}); err != nil {
+		return s.userFormFailed(w, r, err)
+	}
+	return redirect(w, r, "/users/"+strconv.FormatInt(id, 10)+"?done=user-password")
+}
+
+func (s *Server) pageGrantCreate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	in := grantInput{Role: r.PostFormValue("role"), Tenants: tenantList(r.PostFormValue("tenants"))}
+	if _, err := s.createGrant(r, id, in); err != nil {
+		return s.userFormFailed(w, r, err)
+	}
+	return redirect(w, r, "/users/"+strconv.FormatInt(id, 10)+"?done=grant-added")
+}
+
+func (s *Server) pageGrantDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	g, err := s.deleteGrant(r, id)
+	if err != nil {
+		if steward.ErrorCode(err) == steward.ECONFLICT {
+			if g, gerr := s.deps.Users.GrantGet(r.Context(), id); gerr == nil {
+				r.SetPathValue("id", strconv.FormatInt(g.UserID, 10))
+				return s.userFormFailed(w, r, err)
+			}
+		}
+		return err
+	}
+	return redirect(w, r, "/users/"+strconv.FormatInt(g.UserID, 10)+"?done=grant-removed")
+}
+
+func (s *Server) pageUserDeleteConfirm(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	u, err := s.deps.Users.UserGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "user_delete", view{Title: "Delete " + u.Name, Nav: "users", Data: u})
+	return nil
+}
+
+func (s *Server) pageUserDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.deleteUser(r, id); err != nil {
+		return s.userFormFailed(w, r, err)
+	}
+	return redirect(w, r, "/users?done=user-deleted")
+}
+
+type auditPageData struct {
+	Events       []*steward.AuditEvent
+	Query        url.Values
+	NextURL      string
+	ExportCSV    string
+	ExportJSON   string
+	Verification *apiAuditVerification
+	Scoped       []string
+}
+
+func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) error {
+	return s.renderAudit(w, r, nil)
+}
+
+func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, v *apiAuditVerification) error {
+	q := r.URL.Query()
+	d := auditPageData{Query: q, Verification: v}
+	f, err := auditFilter(r)
+	status := http.StatusOK
+	var errMsg string
+	if err == nil {
+		f.Limit = 50
+		var next string
+		d.Events, next, err = s.deps.Audit.AuditList(r.Context(), f)
+		if next != "" {
+			nq := url.Values{}
+			for k, v := range q {
+				nq[k] = v
+			}
+			nq.Set("cursor", next)
+			d.NextURL = "/audit?" + nq.Encode()
+		}
+	}
+	if err != nil {
+		if steward.ErrorCode(err) == steward.EINTERNAL {
+			return err
+		}
+		status, errMsg = errorStatus(err), steward.ErrorMessage(err)
+	}
+	eq := url.Values{}
+	for _, k := range []string{"actor", "action", "tenant", "from", "to"} {
+		if v := q.Get(k); v != "" {
+			eq.Set(k, v)
+		}
+	}
+	eq.Set("format", "csv")
+	d.ExportCSV = "/api/v1/audit/export?" + eq.Encode()
+	eq.Set("format", "json")
+	d.ExportJSON = "/api/v1/audit/export?" + eq.Encode()
+	if f.Scoped {
+		d.Scoped = f.Tenants
+	}
+	s.render(w, r, status, "audit", view{Title: "Audit log", Nav: "audit", Error: errMsg, Data: d})
+	return nil
+}
+
+func (s *Server) pageAuditVerify(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.verifyAudit(r)
+	if err != nil {
+		return err
+	}
+	av := toAPIVerification(v)
+	return s.renderAudit(w, r, &av)
+}
