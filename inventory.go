@@ -1,0 +1,369 @@
+package steward
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SyncLevel is what Steward may do in a subscription. The customer picks it.
+type SyncLevel string
+
+// The four sync levels, as the product documents name them.
+const (
+	SyncNoResources   SyncLevel = "no-resources"    // No Resources: nothing synced; stored data is purged
+	SyncNoTags        SyncLevel = "no-tags"         // No Tags: resources without their tags, in either direction
+	SyncReadTags      SyncLevel = "read-tags"       // Read Tags Only: resources and tags; edits refused
+	SyncReadWriteTags SyncLevel = "read-write-tags" // Read and Write Tags: edits are written back (the default)
+)
+
+// SyncLevels lists the levels from least to most access.
+var SyncLevels = []SyncLevel{SyncNoResources, SyncNoTags, SyncReadTags, SyncReadWriteTags}
+
+// Valid reports whether l is one of the four levels.
+func (l SyncLevel) Valid() bool { return slices.Contains(SyncLevels, l) }
+
+// SyncsResources reports whether resources are read at this level.
+func (l SyncLevel) SyncsResources() bool {
+	return l == SyncNoTags || l == SyncReadTags || l == SyncReadWriteTags
+}
+
+// ReadsTags reports whether tags are read at this level.
+func (l SyncLevel) ReadsTags() bool { return l == SyncReadTags || l == SyncReadWriteTags }
+
+// WritesTags reports whether tag edits are written back at this level.
+func (l SyncLevel) WritesTags() bool { return l == SyncReadWriteTags }
+
+// Label is the level's name in the product documents.
+func (l SyncLevel) Label() string {
+	switch l {
+	case SyncNoResources:
+		return "No Resources"
+	case SyncNoTags:
+		return "No Tags"
+	case SyncReadTags:
+		return "Read Tags Only"
+	case SyncReadWriteTags:
+		return "Read and Write Tags"
+	}
+	return string(l)
+}
+
+// Explain says in plain words what Steward does at this level.
+func (l SyncLevel) Explain() string {
+	switch l {
+	case SyncNoResources:
+		return "Steward reads nothing in this subscription and keeps no data about it; what it had is deleted."
+	case SyncNoTags:
+		return "Steward lists the resources but neither reads nor writes their tags."
+	case SyncReadTags:
+		return "Steward lists the resources and reads their tags; tag edits are refused."
+	case SyncReadWriteTags:
+		return "Steward lists the resources, reads their tags, and writes tag edits back through the Tags API — never anything else."
+	}
+	return ""
+}
+
+// ParseSyncLevel reads a level from the API. EINVALID.
+func ParseSyncLevel(s string) (SyncLevel, error) {
+	l := SyncLevel(s)
+	if !l.Valid() {
+		return "", Errorf(EINVALID, "Unknown sync level %q; levels are no-resources, no-tags, read-tags and read-write-tags.", s)
+	}
+	return l, nil
+}
+
+// Subscription is an Azure subscription a tenant connection can see.
+type Subscription struct {
+	ID               string // GUID, lower case
+	TenantID         string // the connection that sees it
+	HomeTenantID     string // the tenant that owns it (differs under Lighthouse)
+	DisplayName      string
+	State            string // Enabled, Disabled, Warned, PastDue, Deleted
+	SyncLevel        SyncLevel
+	ManagedByTenants []string // tenants it is delegated to through Lighthouse
+	Tags             map[string]string
+	DiscoveredAt     time.Time
+	UpdatedAt        time.Time
+	MissingSince     time.Time // no longer visible to the connection
+	LastSyncRunID    int64
+	LastSyncedAt     time.Time
+}
+
+// ResourceGroup is a resource group with its tags.
+type ResourceGroup struct {
+	SubscriptionID string
+	Name           string
+	Location       string
+	Tags           map[string]string
+}
+
+// Resource is an Azure resource as Steward last saw it.
+type Resource struct {
+	PK             int64  // Steward's row key, for paging and tag edits
+	ID             string // the ARM ID as Azure spells it
+	SubscriptionID string
+	ResourceGroup  string
+	Name           string
+	Type           string
+	Location       string
+	Tags           map[string]string
+	FirstSeenAt    time.Time
+	SyncedAt       time.Time
+}
+
+// ContentHash summarises what sync compares: a re-sync writes a resource
+// only when this changes. Tag keys are compared case-sensitively here, since
+// a change of casing is a change people want to see.
+func (r *Resource) ContentHash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d:%s;%d:%s;%d:%s;%d:%s;%d:%s;", len(r.ID), r.ID, len(r.ResourceGroup), r.ResourceGroup, len(r.Name), r.Name, len(r.Type), r.Type, len(r.Location), r.Location)
+	keys := make([]string, 0, len(r.Tags))
+	for k := range r.Tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d:%s=%d:%s;", len(k), k, len(r.Tags[k]), r.Tags[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ResourceKey is how Steward keys an ARM ID: ARM IDs are case-insensitive.
+func ResourceKey(armID string) string { return strings.ToLower(armID) }
+
+// TagKey is how Steward groups tag names: Azure treats "Env", "env" and
+// "ENV" as one name.
+func TagKey(name string) string { return strings.ToLower(name) }
+
+// TagMatch filters resources by one tag: Value "" with AnyValue matches any
+// value. Keys match case-insensitively, values exactly (as in Azure).
+type TagMatch struct {
+	Key      string
+	Value    string
+	AnyValue bool
+}
+
+// ResourceFilter selects resources. Zero fields do not filter.
+type ResourceFilter struct {
+	TenantID       string
+	SubscriptionID string
+	ResourceGroup  string
+	Type           string
+	Tags           []TagMatch
+	Untagged       string // resources without this tag key
+	InConflict     bool   // resources with a tag edit in conflict
+	NameContains   string
+	// Scoped limits the result to Tenants (for tenant-limited grants).
+	Scoped  bool
+	Tenants []string
+	// After continues a listing after this row key (the cursor); Limit
+	// defaults to 100 and is at most 1,000.
+	After int64
+	Limit int
+}
+
+// SyncRunStatus is where a sync run is.
+type SyncRunStatus string
+
+// Sync run statuses.
+const (
+	SyncQueued    SyncRunStatus = "queued"
+	SyncRunning   SyncRunStatus = "running"
+	SyncSucceeded SyncRunStatus = "succeeded"
+	SyncFailed    SyncRunStatus = "failed"
+	SyncCanceled  SyncRunStatus = "canceled"
+)
+
+// SyncRun is one sync of one subscription.
+type SyncRun struct {
+	ID             int64
+	SubscriptionID string
+	Reason         string // schedule, manual, level-change
+	Method         SyncMethod
+	Status         SyncRunStatus
+	CreatedBy      string
+	CreatedAt      time.Time
+	StartedAt      time.Time
+	FinishedAt     time.Time
+	Expected       int // resources the last good run saw, for progress
+	Seen           int
+	Written        int
+	Deleted        int
+	Pages          int
+	Error          string
+	Resume         string // the page to continue from after an interruption
+}
+
+// Progress returns the fraction done (0..1) and, once some work is done, an
+// estimated finish.
+func (r *SyncRun) Progress(now time.Time) (float64, time.Time) {
+	if r.Status == SyncSucceeded {
+		return 1, r.FinishedAt
+	}
+	if r.Expected <= 0 || r.Seen <= 0 || r.StartedAt.IsZero() {
+		return 0, time.Time{}
+	}
+	f := min(float64(r.Seen)/float64(r.Expected), 0.99)
+	elapsed := now.Sub(r.StartedAt)
+	return f, r.StartedAt.Add(time.Duration(float64(elapsed) / f))
+}
+
+// ResourcePage is one page of a subscription's resources as Azure lists it.
+// Sync consumes pages one by one, so a subscription is never held whole.
+type ResourcePage struct {
+	Resources []*Resource
+	Next      string // continuation for resuming; "" on the last page
+}
+
+// ResourcePages iterates a listing page by page.
+type ResourcePages = iter.Seq2[*ResourcePage, error]
+
+// CostRow is one day's cost of one resource for one service, with the
+// resource's tags of that day.
+type CostRow struct {
+	Day            time.Time // midnight UTC
+	SubscriptionID string
+	ResourceID     string
+	ResourceGroup  string
+	Service        string
+	Cost           float64
+	Currency       string
+	Tags           map[string]string
+}
+
+// CostQuery asks for spend grouped one way over a period.
+type CostQuery struct {
+	From, To       time.Time // days, To exclusive
+	GroupBy        string    // "tag:KEY", "subscription", "resourceGroup", "service" or "day"
+	Daily          bool      // also split each group by day, for charts over time
+	SubscriptionID string
+	Scoped         bool
+	Tenants        []string
+}
+
+// CostGroup is one line of a cost report.
+type CostGroup struct {
+	Key      string // the tag value ("" for untagged), subscription, group, service or day
+	Day      time.Time
+	Cost     float64
+	Currency string
+}
+
+// SubscriptionFilter selects subscriptions.
+type SubscriptionFilter struct {
+	TenantID string
+	Scoped   bool // limit to Tenants (tenant-limited grants)
+	Tenants  []string
+}
+
+// TagHistoryEntry is one change of one tag of one resource.
+type TagHistoryEntry struct {
+	At       time.Time
+	Key      string
+	Old, New *string // nil: absent
+	Source   string  // "sync" (seen in Azure) or "steward" (written by an edit)
+	Actor    string  // who made it: a Steward user, or Azure's caller when known
+	EditID   int64
+}
+
+// TagKeyStat is one tag name across resources, with every spelling in use,
+// for finding names to normalise ("Env", "env", "ENV").
+type TagKeyStat struct {
+	Key       string   // lower case
+	Spellings []string // as resources spell it, most used first
+	Resources int
+}
+
+// InventoryStore keeps subscriptions, resources and their tags, sync runs,
+// tag edits (an outbox) and costs.
+type InventoryStore interface {
+	// SubscriptionSync records the subscriptions a tenant connection can see
+	// now: new ones are added with the default level, known ones updated,
+	// and ones no longer visible get MissingSince. It returns the tenant's
+	// subscriptions afterwards. ENOTFOUND (tenant).
+	SubscriptionSync(ctx context.Context, tenantID string, seen []*Subscription) ([]*Subscription, error)
+	// SubscriptionGet returns a subscription. ENOTFOUND.
+	SubscriptionGet(ctx context.Context, id string) (*Subscription, error)
+	// SubscriptionList returns subscriptions by display name.
+	SubscriptionList(ctx context.Context, f SubscriptionFilter) ([]*Subscription, error)
+	// SubscriptionSetLevel changes a sync level at once. At no-resources
+	// the subscription's resources, groups and costs are purged; at no-tags
+	// its stored tags are; pending edits of a level that no longer writes
+	// are held. All in one transaction with the event. ENOTFOUND, EINVALID.
+	SubscriptionSetLevel(ctx context.Context, id string, level SyncLevel, ev *AuditEvent) (*Subscription, error)
+
+	// SyncRunCreate stores a queued run and sets its ID; Expected is taken
+	// from the last successful run. ENOTFOUND (subscription).
+	SyncRunCreate(ctx context.Context, run *SyncRun) error
+	// SyncRunUpdate saves a run's progress or outcome; a succeeded run also
+	// becomes the subscription's last sync. ENOTFOUND.
+	SyncRunUpdate(ctx context.Context, run *SyncRun) error
+	// SyncRunGet returns a run. ENOTFOUND.
+	SyncRunGet(ctx context.Context, id int64) (*SyncRun, error)
+	// SyncRunList returns a subscription's runs, newest first.
+	SyncRunList(ctx context.Context, subscriptionID string, limit int) ([]*SyncRun, error)
+
+	// ResourceGroupSync replaces a subscription's resource groups with the
+	// listed ones, writing only what changed; it returns the rows written.
+	ResourceGroupSync(ctx context.Context, subscriptionID string, groups []*ResourceGroup) (int, error)
+	// ResourceUpsertMany stores one page of a subscription's resources in one
+	// transaction, writing only resources whose content hash changed (and,
+	// for changed tags, tag history with source "sync"). With readTags false
+	// (level no-tags) tags are neither stored nor compared. It sets each
+	// resource's PK and returns how many rows it wrote.
+	ResourceUpsertMany(ctx context.Context, subscriptionID string, rs []*Resource, readTags bool) (int, error)
+	// ResourceDeleteExcept deletes the subscription's resources whose PK is
+	// not in keep (sorted ascending) — those a full listing no longer shows —
+	// and returns how many.
+	ResourceDeleteExcept(ctx context.Context, subscriptionID string, keep []int64) (int, error)
+	// ResourceList returns resources matching f in PK order and the cursor
+	// of the next page ("" at the end). EINVALID.
+	ResourceList(ctx context.Context, f ResourceFilter) ([]*Resource, string, error)
+	// ResourceGet finds a resource by ARM ID, case-insensitively. ENOTFOUND.
+	ResourceGet(ctx context.Context, armID string) (*Resource, error)
+	// ResourceCount counts resources matching f (Limit and After ignored).
+	ResourceCount(ctx context.Context, f ResourceFilter) (int, error)
+	// TagHistory returns a resource's tag changes, newest first.
+	TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*TagHistoryEntry, error)
+	// TagKeys lists tag names in use (within f's tenant, subscription and
+	// scope), with their spellings, by number of resources.
+	TagKeys(ctx context.Context, f ResourceFilter, limit int) ([]*TagKeyStat, error)
+
+	// TagEditCreate stores an edit and its items as pending (or held) in one
+	// transaction with the event: the outbox. EINVALID.
+	TagEditCreate(ctx context.Context, e *TagEdit, items []*TagEditItem, ev *AuditEvent) error
+	// TagEditGet returns an edit with its counts. ENOTFOUND.
+	TagEditGet(ctx context.Context, id int64) (*TagEdit, error)
+	// TagEditList returns edits, newest first.
+	TagEditList(ctx context.Context, limit int) ([]*TagEdit, error)
+	// TagEditItems returns an edit's items (or, with editID 0, items in the
+	// given status across edits) after an item ID.
+	TagEditItems(ctx context.Context, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, error)
+	// TagEditItemsDue returns a subscription's pending items whose next
+	// attempt is due, oldest first.
+	TagEditItemsDue(ctx context.Context, subscriptionID string, now time.Time, limit int) ([]*TagEditItem, error)
+	// TagEditSubscriptionsDue lists subscriptions with pending items.
+	TagEditSubscriptionsDue(ctx context.Context) ([]string, error)
+	// TagEditItemFinish saves an item's new status (applied, failed,
+	// conflict, canceled, or pending again with new Expected, Attempts and
+	// NextAttemptAt) with its event in one transaction. When applied, the resource's stored tags become tags and
+	// the change goes into tag history with source "steward". The edit's
+	// counts and status follow. ENOTFOUND.
+	TagEditItemFinish(ctx context.Context, item *TagEditItem, tags map[string]string, ev *AuditEvent) error
+	// TagEditHold holds (hold true) or releases a tenant's pending items, or
+	// one subscription's when subscriptionID is set, and returns how many.
+	TagEditHold(ctx context.Context, tenantID, subscriptionID string, hold bool) (int, error)
+
+	// CostUpsertMany stores daily cost rows, replacing rows of the same
+	// subscription, day, resource and service.
+	CostUpsertMany(ctx context.Context, rows []*CostRow) error
+	// CostReport sums cost by q.GroupBy (and by day when asked), largest
+	// first. EINVALID.
+	CostReport(ctx context.Context, q CostQuery) ([]*CostGroup, error)
+}
