@@ -12,6 +12,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/lighthouse"
 	"github.com/stewardhq/steward/store/storetest"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkLogin(b *testing.B) {
 			db := storetest.Open(b, engine)
 			hasher := auth.Hasher{Params: auth.DefaultParams}
 			srv, err := New(Config{DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)},
-				Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: hasher})
+				Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: hasher, Lighthouse: lighthouse.New()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/lighthouse"
 	"github.com/stewardhq/steward/store/storetest"
 )
 
@@ -439,7 +440,7 @@ func TestServeTLSWithGeneratedCertificate(t *testing.T) {
 	db := storetest.Open(t, store.SQLite)
 	dir := t.TempDir()
 	start := func() (*Server, []byte) {
-		s, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: discard()}, Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: fastHash})
+		s, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: discard()}, Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: fastHash, Lighthouse: lighthouse.New()})
 		if err != nil {
 			t.Fatal(err)
 		}

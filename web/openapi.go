@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stewardhq/steward"
 )
 
 // apiDoc describes an API route for the OpenAPI document.
@@ -55,6 +58,11 @@ var schemas = map[string]any{
 	"AuditEvent":        apiAuditEvent{},
 	"AuditList":         listResponse[apiAuditEvent]{},
 	"AuditVerification": apiAuditVerification{},
+	"LighthouseValidate": lighthouseValidateInput{},
+	"LighthouseReport":   lighthouseReport{},
+	"LighthouseSpec":     steward.LighthouseSpec{},
+	"LighthouseBuilt":    lighthouseBuilt{},
+	"LighthouseRoleList": listResponse[steward.LighthouseRole]{},
 }
 
 var pathParamRE = regexp.MustCompile(`\{([a-zA-Z]+)\}`)
@@ -163,7 +171,10 @@ func ref(name string) map[string]any {
 	return map[string]any{"$ref": "#/components/schemas/" + name}
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // schemaOf describes a Go type as a JSON Schema, following its json tags.
 func schemaOf(t reflect.Type) map[string]any {
@@ -172,6 +183,9 @@ func schemaOf(t reflect.Type) map[string]any {
 	}
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}
+	}
+	if t == rawJSONType {
+		return map[string]any{"type": "object"}
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -27,7 +27,8 @@ var (
 	everyone = []string{anonymous, admin, operator, tagEditor, viewer, auditor, scopedAuditor, noRoles}
 	signedIn = []string{admin, operator, tagEditor, viewer, auditor, scopedAuditor, noRoles}
 	admins   = []string{admin}
-	auditors = []string{admin, auditor, scopedAuditor}
+	auditors  = []string{admin, auditor, scopedAuditor}
+	operators = []string{admin, operator}
 )
 
 // matrix is the whole allowed/denied table, written out by hand so that a
@@ -54,6 +55,12 @@ var matrix = map[string][]string{
 	"GET /api/v1/audit":              auditors,
 	"GET /api/v1/audit/export":       auditors,
 	"POST /api/v1/audit/verify":      auditors,
+	"POST /api/v1/lighthouse/validate":  signedIn,
+	"POST /api/v1/lighthouse/templates": operators,
+	"GET /api/v1/lighthouse/roles":      signedIn,
+	"GET /lighthouse":                   signedIn,
+	"POST /lighthouse/validate":         signedIn,
+	"POST /lighthouse/build":            operators,
 	"GET /login":                     everyone,
 	"POST /login":                    everyone,
 	"POST /logout":                   signedIn,

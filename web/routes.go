@@ -92,6 +92,13 @@ func (s *Server) routeTable() []*route {
 		{method: "POST", path: "/api/v1/audit/verify", scope: scopeSome, perm: steward.PermAuditRead, kind: kindAPI, h: s.apiVerifyAudit,
 			doc: &apiDoc{tag: "audit", summary: "Check the audit log's hash chain", response: "AuditVerification"}},
 
+		{method: "POST", path: "/api/v1/lighthouse/validate", scope: scopeSignedIn, kind: kindAPI, h: s.apiLighthouseValidate,
+			doc: &apiDoc{tag: "lighthouse", summary: "Check Lighthouse templates, parameters files or registration definitions against Microsoft's rules", request: "LighthouseValidate", response: "LighthouseReport"}},
+		{method: "POST", path: "/api/v1/lighthouse/templates", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiLighthouseBuild,
+			doc: &apiDoc{tag: "lighthouse", summary: "Build an onboarding template and parameters file; 422 with findings when the delegation breaks a rule", request: "LighthouseSpec", response: "LighthouseBuilt"}},
+		{method: "GET", path: "/api/v1/lighthouse/roles", scope: scopeSignedIn, kind: kindAPI, h: s.apiLighthouseRoles,
+			doc: &apiDoc{tag: "lighthouse", summary: "Built-in roles and whether Lighthouse accepts each", response: "LighthouseRoleList"}},
+
 		// Pages.
 		{method: "GET", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLogin},
 		{method: "POST", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLoginSubmit},
@@ -112,6 +119,9 @@ func (s *Server) routeTable() []*route {
 		{method: "POST", path: "/grants/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageGrantDelete},
 		{method: "GET", path: "/users/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserDeleteConfirm},
 		{method: "POST", path: "/users/{id}/delete", scope: scopeGlobal, perm: steward.PermUsersManage, kind: kindPage, h: s.pageUserDelete},
+		{method: "GET", path: "/lighthouse", scope: scopeSignedIn, kind: kindPage, h: s.pageLighthouse},
+		{method: "POST", path: "/lighthouse/validate", scope: scopeSignedIn, kind: kindPage, h: s.pageLighthouseValidate},
+		{method: "POST", path: "/lighthouse/build", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageLighthouseBuild},
 		{method: "GET", path: "/audit", scope: scopeSome, perm: steward.PermAuditRead, kind: kindPage, h: s.pageAudit},
 		{method: "POST", path: "/audit/verify", scope: scopeSome, perm: steward.PermAuditRead, kind: kindPage, h: s.pageAuditVerify},
 	}

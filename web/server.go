@@ -81,14 +81,16 @@ type Deps struct {
 	Tokens    steward.TokenStore
 	Audit     steward.AuditLog
 	Passwords steward.PasswordHasher
+	// Lighthouse checks and builds delegation templates.
+	Lighthouse steward.Lighthouse
 	// Ready reports whether the server can take traffic: database reachable,
 	// migrations applied. Nil means always ready.
 	Ready func(ctx context.Context) error
 }
 
 func (d Deps) validate() error {
-	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil {
-		return errors.New("web: Users, Sessions, Tokens, Audit and Passwords are required")
+	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil {
+		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords and Lighthouse are required")
 	}
 	return nil
 }

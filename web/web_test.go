@@ -16,6 +16,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/lighthouse"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
 )
@@ -72,7 +73,7 @@ func setupEngine(t *testing.T, engine store.Engine) *testBundle {
 	b := &testBundle{db: storetest.Open(t, engine), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
 	log := slog.New(steward.LogHandler(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv, err := New(Config{DataDir: t.TempDir(), Logger: log, Now: b.clock.Now},
-		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
+		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Lighthouse: lighthouse.New(), Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/jobs"
+	"github.com/stewardhq/steward/lighthouse"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/web"
 )
@@ -127,7 +128,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Server, err = web.New(web.Config{
 		Addr: c.Addr, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, DataDir: c.DataDir, InsecureHTTP: c.InsecureHTTP,
 		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, Logger: m.Log,
-	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Ready: m.ready})
+	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Lighthouse: lighthouse.New(), Ready: m.ready})
 	if err != nil {
 		return err
 	}
