@@ -15,6 +15,16 @@ type ConnectionFile struct {
 	CACertPEM string             `json:"caCertPEM"`
 	Tenants   []ConnectionTenant `json:"tenants"`
 	App       ConnectionApp      `json:"app"` // Steward's multi-tenant app, registered in the partner tenant
+
+	// Endpoints, for tools that configure a cloud by hand. All derive from
+	// URL; they are spelled out so nobody has to guess.
+	AuthorityHost           string `json:"authorityHost,omitempty"`           // URL + "/": azcore cloud.Configuration.ActiveDirectoryAuthorityHost
+	ResourceManagerEndpoint string `json:"resourceManagerEndpoint,omitempty"` // URL
+	ResourceManagerAudience string `json:"resourceManagerAudience,omitempty"` // URL (scope URL + "/.default")
+	GraphEndpoint           string `json:"graphEndpoint,omitempty"`           // URL + "/v1.0"
+	GraphAudience           string `json:"graphAudience,omitempty"`           // https://graph.microsoft.com
+	Estate                  string `json:"estate,omitempty"`                  // small, medium or large
+	Seed                    int64  `json:"seed,omitempty"`
 }
 
 // ConnectionTenant is one seeded Entra tenant.

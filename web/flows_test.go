@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
-	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/lighthouse"
+	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
 )
 
