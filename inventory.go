@@ -345,9 +345,14 @@ type InventoryStore interface {
 	// TagEditItems returns an edit's items (or, with editID 0, items in the
 	// given status across edits) after an item ID.
 	TagEditItems(ctx context.Context, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, error)
-	// TagEditItemsDue returns a subscription's pending items whose next
-	// attempt is due, oldest first.
-	TagEditItemsDue(ctx context.Context, subscriptionID string, now time.Time, limit int) ([]*TagEditItem, error)
+	// TagEditItemGet returns one item. ENOTFOUND.
+	TagEditItemGet(ctx context.Context, id int64) (*TagEditItem, error)
+	// TagEditItemsClaim claims up to limit of a subscription's pending items
+	// whose next attempt is due, oldest first: in one statement it moves
+	// their next attempt to now+lease and counts an attempt, so no other
+	// worker (or replica) gets them until the lease passes, and a worker
+	// that dies leaves them to be retried. It returns the claimed items.
+	TagEditItemsClaim(ctx context.Context, subscriptionID string, now time.Time, lease time.Duration, limit int) ([]*TagEditItem, error)
 	// TagEditSubscriptionsDue lists subscriptions with pending items.
 	TagEditSubscriptionsDue(ctx context.Context) ([]string, error)
 	// TagEditItemFinish saves an item's new status (applied, failed,
@@ -360,10 +365,80 @@ type InventoryStore interface {
 	// one subscription's when subscriptionID is set, and returns how many.
 	TagEditHold(ctx context.Context, tenantID, subscriptionID string, hold bool) (int, error)
 
+	// CostLatestDay returns the latest day with costs of a subscription, or
+	// the zero time when there are none.
+	CostLatestDay(ctx context.Context, subscriptionID string) (time.Time, error)
 	// CostUpsertMany stores daily cost rows, replacing rows of the same
 	// subscription, day, resource and service.
 	CostUpsertMany(ctx context.Context, rows []*CostRow) error
 	// CostReport sums cost by q.GroupBy (and by day when asked), largest
 	// first. EINVALID.
 	CostReport(ctx context.Context, q CostQuery) ([]*CostGroup, error)
+}
+
+// TagEditPreview is exactly what an edit would change, resource by
+// resource, before anything is stored.
+type TagEditPreview struct {
+	Resources int          // resources the request selects
+	Changed   []*TagPlan   // those it changes, with their changes
+	Refused   []TagRefusal // those it may not change, and why
+}
+
+// TagRefusal says why an edit may not touch a resource.
+type TagRefusal struct {
+	ResourceID string
+	Reason     string
+}
+
+// InventoryService is Steward's main job: sync, tag edits and write-back,
+// spend. Web handlers and jobs call it; it calls Azure and the stores.
+type InventoryService interface {
+	// SyncTenant discovers a tenant's subscriptions and queues a sync of
+	// each one whose level reads resources. It returns the queued runs.
+	// ENOTFOUND.
+	SyncTenant(ctx context.Context, tenantID, reason string) ([]*SyncRun, error)
+	// SyncNow queues a sync of one subscription, or returns the run already
+	// queued or running. ENOTFOUND, ECONFLICT (level no-resources, tenant
+	// revoked).
+	SyncNow(ctx context.Context, subscriptionID string) (*SyncRun, error)
+	// RunSync does a queued run (the job behind SyncNow and SyncTenant). A
+	// failed run keeps where it stopped; running it again resumes there.
+	RunSync(ctx context.Context, runID int64) error
+	// RunGraphSync does the queued runs of several subscriptions of one
+	// tenant with Resource Graph queries, a few requests for many small
+	// subscriptions.
+	RunGraphSync(ctx context.Context, tenantID string, runIDs []int64) error
+	// SetSyncLevel changes a subscription's level at once, audited.
+	// ENOTFOUND, EINVALID.
+	SetSyncLevel(ctx context.Context, subscriptionID string, level SyncLevel) (*Subscription, error)
+	// PreviewTagEdit shows what an edit would change. EINVALID,
+	// EUNPROCESSABLE (Azure's limits), EFORBIDDEN.
+	PreviewTagEdit(ctx context.Context, req *TagEditRequest) (*TagEditPreview, error)
+	// SubmitTagEdit stores an edit as pending with its audit event and
+	// queues the write-back. It refuses the whole edit when any resource is
+	// in a subscription that is not read-write-tags, whose tenant has write
+	// access off, or that the caller may not edit. EINVALID,
+	// EUNPROCESSABLE, EFORBIDDEN, ECONFLICT.
+	SubmitTagEdit(ctx context.Context, req *TagEditRequest) (*TagEdit, error)
+	// ApplyTagEdits writes a subscription's due items to Azure (the
+	// write-back job).
+	ApplyTagEdits(ctx context.Context, subscriptionID string) error
+	// ResolveConflict settles an item in conflict: keepAzure cancels it,
+	// otherwise it is queued again over Azure's current value. ENOTFOUND,
+	// ECONFLICT (not in conflict).
+	ResolveConflict(ctx context.Context, itemID int64, keepAzure bool) error
+	// IngestCosts fetches a subscription's recent daily costs.
+	IngestCosts(ctx context.Context, subscriptionID string) error
+}
+
+// JobQueue queues background work; each job runs once across replicas.
+type JobQueue interface {
+	// EnqueueSync queues a sync run (at most one per subscription at a time).
+	EnqueueSync(ctx context.Context, runID int64, subscriptionID string) error
+	// EnqueueGraphSync queues one Resource Graph sync of a tenant's runs.
+	EnqueueGraphSync(ctx context.Context, tenantID string, runIDs []int64) error
+	// EnqueueWriteBack queues writing a subscription's pending tag edits.
+	EnqueueWriteBack(ctx context.Context, subscriptionID string) error
+	// EnqueueCosts queues fetching a subscription's costs.
+	EnqueueCosts(ctx context.Context, subscriptionID string) error
 }
