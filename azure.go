@@ -182,9 +182,10 @@ type Azure interface {
 	DelegatedAssignRole(ctx context.Context, tok *DelegatedToken, scope, roleDefinitionID, principalID string) (*AzureRoleAssignment, error)
 	// DelegatedRemoveRole deletes a role assignment as the user.
 	DelegatedRemoveRole(ctx context.Context, tok *DelegatedToken, assignmentID string) error
-	// AppServicePrincipal returns the object ID of Steward's app's service
-	// principal in a tenant (it exists once an admin consented). ENOTFOUND.
-	AppServicePrincipal(ctx context.Context, tenantID string) (string, error)
+	// PrincipalID returns the object ID of the identity's service principal
+	// in its tenant (the oid claim of its token): for Steward's own app, it
+	// exists once an admin consented. EUNAUTHORIZED, ENOTFOUND.
+	PrincipalID(ctx context.Context, id AzureIdentity) (string, error)
 	// AppIdentity is Steward's own multi-tenant app in a tenant.
 	AppIdentity(tenantID string) AzureIdentity
 }

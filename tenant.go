@@ -123,6 +123,9 @@ type Credential struct {
 	CreatedAt    time.Time
 	CreatedBy    string
 	RetiredAt    time.Time
+	// WarnedDays is the smallest expiry threshold (30, 14, 7, 1 days)
+	// already warned about, so each warning goes out once; 0 when none.
+	WarnedDays int
 }
 
 // AssociatedData is what binds the sealed secret to this credential.
