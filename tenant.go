@@ -146,6 +146,8 @@ type TenantStore interface {
 	TenantUpdate(ctx context.Context, t *Tenant, ev *AuditEvent) error
 	// CredentialList returns a tenant's credentials, newest first.
 	CredentialList(ctx context.Context, tenantID string) ([]*Credential, error)
+	// CredentialGet returns one credential. ENOTFOUND.
+	CredentialGet(ctx context.Context, id int64) (*Credential, error)
 	// CredentialCreate adds a credential. EINVALID, ENOTFOUND (tenant).
 	CredentialCreate(ctx context.Context, c *Credential, ev *AuditEvent) error
 	// CredentialUpdate saves status, expiry, sealed blob and key version.

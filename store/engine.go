@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,4 +59,48 @@ func fromMicros(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(n.Int64).UTC()
+}
+
+// indexedBy makes SQLite read a table through the named index. Listings
+// page in PK order, and which index yields that order for a filter is known
+// here better than a planner without statistics can guess; PostgreSQL
+// plans with the statistics it keeps.
+func (db *DB) indexedBy(index string) string {
+	if db.engine == SQLite {
+		return " INDEXED BY " + index
+	}
+	return ""
+}
+
+// notIndexed makes SQLite scan a table in rowid (PK) order.
+func (db *DB) notIndexed() string {
+	if db.engine == SQLite {
+		return " NOT INDEXED"
+	}
+	return ""
+}
+
+// skipLocked makes a locking subquery pass over rows other transactions
+// hold, so concurrent claimers on PostgreSQL take different rows. SQLite
+// has one writer and needs none.
+func (db *DB) skipLocked() string {
+	if db.engine == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// placeholder returns the placeholder of the nth query parameter, for
+// statements with many of them. PostgreSQL numbers parameters $N. SQLite
+// takes $N for a name, and both its parser and sqlite3_bind_parameter_name
+// walk the list of names one by one — quadratic in a multi-row statement's
+// thousands of parameters — while an anonymous ? gets the next number and
+// no name. So on SQLite the nth parameter must be the nth to appear in the
+// statement's text (every builder here adds parameters in text order);
+// args.add's $N names mix with them, binding by their number.
+func (db *DB) placeholder(n int) string {
+	if db.engine == SQLite {
+		return "?"
+	}
+	return "$" + strconv.Itoa(n)
 }

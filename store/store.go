@@ -95,6 +95,8 @@ type DB struct {
 	path string        // SQLite file
 	now  func() time.Time
 	log  *slog.Logger
+
+	deleteBatch int // see ResourceDeleteExcept; tests make it small
 }
 
 var (
@@ -107,7 +109,7 @@ var (
 // Open connects to the database. It does not migrate; call Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	cfg = cfg.WithDefaults()
-	db := &DB{engine: EngineOf(cfg.URL), now: cfg.Now, log: cfg.Logger}
+	db := &DB{engine: EngineOf(cfg.URL), now: cfg.Now, log: cfg.Logger, deleteBatch: defaultDeleteBatch}
 	var err error
 	if db.engine == Postgres {
 		err = db.openPostgres(ctx, cfg.URL)
@@ -131,7 +133,7 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	}
 	// WAL lets readers work beside the writer; busy_timeout covers the rare
 	// moment a checkpoint holds the file; foreign keys are off by default.
-	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)"
 	var err error
 	if db.w, err = sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate"); err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)

@@ -124,11 +124,12 @@ CREATE TABLE credentials (
     expires_at    INTEGER,
     expiry_source TEXT    NOT NULL DEFAULT '', -- graph | entered
     status        TEXT    NOT NULL DEFAULT 'active', -- pending | active | retired
+    warned_days   INTEGER NOT NULL DEFAULT 0, -- smallest expiry warning sent (days)
     created_at    INTEGER NOT NULL,
     created_by    TEXT    NOT NULL DEFAULT '',
     retired_at    INTEGER
 );
-CREATE INDEX credentials_tenant ON credentials (tenant_id, purpose, status);
+CREATE INDEX credentials_tenant ON credentials (tenant_id, id);
 CREATE INDEX credentials_expires ON credentials (expires_at);
 CREATE INDEX credentials_key_version ON credentials (key_version);
 
@@ -147,10 +148,13 @@ CREATE TABLE subscriptions (
     updated_at         INTEGER NOT NULL,
     missing_since      INTEGER, -- no longer visible to the connection
     last_sync_run_id   INTEGER,
-    last_synced_at     INTEGER
+    last_synced_at     INTEGER,
+    resource_count     INTEGER NOT NULL DEFAULT 0 -- resources stored, kept by every write (plans listings)
 );
 CREATE INDEX subscriptions_tenant ON subscriptions (tenant_id);
 
+-- content_hash covers name, location and tags, so a re-sync writes only
+-- the groups that changed.
 CREATE TABLE resource_groups (
     pk              INTEGER PRIMARY KEY,
     subscription_id TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
@@ -164,12 +168,16 @@ CREATE TABLE resource_groups (
 );
 
 -- arm_key is the lower-cased ARM ID (ARM IDs are case-insensitive).
--- content_hash lets a re-sync skip unchanged resources without a write.
+-- content_hash is steward.Resource.ContentHash, prefixed "nt:" when the
+-- subscription's level did not read tags: a re-sync writes only resources
+-- whose hash changed, and a change of level rewrites each resource once.
+-- Listings page by pk, so every index used to list ends in pk.
 CREATE TABLE resources (
     pk                 INTEGER PRIMARY KEY,
     arm_key            TEXT    NOT NULL UNIQUE,
     arm_id             TEXT    NOT NULL,
     subscription_id    TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    resource_group     TEXT    NOT NULL DEFAULT '',
     resource_group_key TEXT    NOT NULL DEFAULT '',
     name               TEXT    NOT NULL,
     type               TEXT    NOT NULL,
@@ -179,24 +187,38 @@ CREATE TABLE resources (
     tag_count          INTEGER NOT NULL DEFAULT 0,
     content_hash       TEXT    NOT NULL DEFAULT '',
     first_seen_at      INTEGER NOT NULL,
-    synced_at          INTEGER NOT NULL
+    synced_at          INTEGER NOT NULL -- when the stored copy last changed
 );
 CREATE INDEX resources_subscription ON resources (subscription_id, pk);
-CREATE INDEX resources_type ON resources (type_key, pk);
 CREATE INDEX resources_group ON resources (subscription_id, resource_group_key, pk);
+CREATE INDEX resources_type ON resources (type_key, pk);
 
--- One row per tag, for filtering millions of resources by key and value.
--- key_norm is the lower-cased key: Azure tag names are case-insensitive.
+-- One row per tag (one per lower-cased name), for filtering millions of
+-- resources by tag. Two b-trees only, because every sync writes them: the
+-- primary key (key_norm, resource_pk) finds KEY with any value in PK order
+-- and answers "does resource P have KEY" (filters, untagged, deletes);
+-- resource_tags_kv finds KEY=VALUE in PK order. There is no foreign key:
+-- a foreign key needs an index led by resource_pk (a third b-tree), so the
+-- store deletes a resource's tag rows itself, from the tags it keeps in
+-- resources.tags.
 CREATE TABLE resource_tags (
-    resource_pk     INTEGER NOT NULL REFERENCES resources (pk) ON DELETE CASCADE,
-    subscription_id TEXT    NOT NULL,
-    key_norm        TEXT    NOT NULL,
-    tag_key         TEXT    NOT NULL,
-    tag_value       TEXT    NOT NULL,
-    PRIMARY KEY (resource_pk, key_norm)
+    key_norm    TEXT    NOT NULL, -- lower(tag_key): Azure tag names are case-insensitive
+    resource_pk INTEGER NOT NULL,
+    tag_key     TEXT    NOT NULL,
+    tag_value   TEXT    NOT NULL,
+    PRIMARY KEY (key_norm, resource_pk)
 ) WITHOUT ROWID;
 CREATE INDEX resource_tags_kv ON resource_tags (key_norm, tag_value, resource_pk);
-CREATE INDEX resource_tags_sub_kv ON resource_tags (subscription_id, key_norm, tag_value, resource_pk);
+
+-- How many of a subscription's resources carry each tag name as spelled:
+-- kept up to date with resource_tags, so listing tag names never scans them.
+CREATE TABLE tag_key_counts (
+    subscription_id TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    key_norm        TEXT    NOT NULL,
+    tag_key         TEXT    NOT NULL,
+    resources       INTEGER NOT NULL,
+    PRIMARY KEY (subscription_id, key_norm, tag_key)
+) WITHOUT ROWID;
 
 CREATE TABLE tag_history (
     id          INTEGER PRIMARY KEY,
@@ -212,17 +234,20 @@ CREATE TABLE tag_history (
 CREATE INDEX tag_history_resource ON tag_history (resource_pk, id);
 
 -- Tag edits are an outbox: stored with their audit event in one transaction,
--- then written to Azure by a job, item by item.
+-- then written to Azure by a job, item by item. An edit counts its items by
+-- status (pending ones are the rest) so its status never needs a scan.
 CREATE TABLE tag_edits (
     id             INTEGER PRIMARY KEY,
     created_at     INTEGER NOT NULL,
     created_by     TEXT    NOT NULL,
-    status         TEXT    NOT NULL, -- pending | done | failed | conflict
+    status         TEXT    NOT NULL, -- pending | held | conflict | done
     request        TEXT    NOT NULL, -- the edit as asked (JSON)
     item_count     INTEGER NOT NULL DEFAULT 0,
     applied_count  INTEGER NOT NULL DEFAULT 0,
     failed_count   INTEGER NOT NULL DEFAULT 0,
     conflict_count INTEGER NOT NULL DEFAULT 0,
+    canceled_count INTEGER NOT NULL DEFAULT 0,
+    held_count     INTEGER NOT NULL DEFAULT 0,
     finished_at    INTEGER
 );
 
@@ -236,16 +261,19 @@ CREATE TABLE tag_edit_items (
     merge_tags      TEXT    NOT NULL DEFAULT '{}', -- key -> value to set
     delete_keys     TEXT    NOT NULL DEFAULT '[]',
     expected        TEXT    NOT NULL DEFAULT '{}', -- key -> value Steward last saw (null: absent)
-    status          TEXT    NOT NULL, -- pending | held | applied | failed | conflict | resolved | canceled
+    status          TEXT    NOT NULL, -- pending | held | applied | failed | conflict | canceled
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
     last_error      TEXT    NOT NULL DEFAULT '',
+    conflicts       TEXT    NOT NULL DEFAULT '[]', -- []steward.TagConflict
     applied_at      INTEGER
 );
-CREATE INDEX tag_edit_items_due ON tag_edit_items (status, next_attempt_at);
 CREATE INDEX tag_edit_items_edit ON tag_edit_items (edit_id, id);
-CREATE INDEX tag_edit_items_subscription ON tag_edit_items (subscription_id, status);
-CREATE INDEX tag_edit_items_resource ON tag_edit_items (resource_pk, status);
+CREATE INDEX tag_edit_items_due ON tag_edit_items (status, subscription_id, next_attempt_at, id);
+CREATE INDEX tag_edit_items_status ON tag_edit_items (status, id);
+CREATE INDEX tag_edit_items_status_resource ON tag_edit_items (status, resource_pk);
+CREATE INDEX tag_edit_items_resource ON tag_edit_items (resource_pk);
+CREATE INDEX tag_edit_items_tenant ON tag_edit_items (tenant_id, status);
 
 CREATE TABLE sync_runs (
     id              INTEGER PRIMARY KEY,
@@ -267,25 +295,61 @@ CREATE TABLE sync_runs (
 );
 CREATE INDEX sync_runs_subscription ON sync_runs (subscription_id, id);
 
--- Daily cost per resource and service, with the resource's tags of that day.
-CREATE TABLE cost_rows (
-    pk                 INTEGER PRIMARY KEY,
+-- Costs. A cost row is one day's cost of one resource for one service; it
+-- points at the tag set the resource carried when the row was fetched, so
+-- reports by tag use the tags of that day. Tag sets are stored once each
+-- per subscription (most resources share them). Reports read cost_daily, a rollup kept in
+-- step with cost_rows by every write: per subscription, day and currency
+-- the total, the cost by service, by resource group and by each tag's
+-- value. A month's report reads thousands of rollup rows instead of
+-- millions of cost rows; cost untagged under a name is the total less the
+-- tagged rows, and n (the number of cost rows summed) makes that exact.
+CREATE TABLE tag_sets (
+    id              INTEGER PRIMARY KEY, -- 0 is "no tags" and has no row
+    subscription_id TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    hash            TEXT    NOT NULL,
+    tags            TEXT    NOT NULL, -- JSON object
+    UNIQUE (subscription_id, hash)
+);
+
+CREATE TABLE tag_set_tags (
+    tag_set_id INTEGER NOT NULL REFERENCES tag_sets (id) ON DELETE CASCADE,
+    key_norm   TEXT    NOT NULL,
+    tag_value  TEXT    NOT NULL,
+    PRIMARY KEY (tag_set_id, key_norm)
+) WITHOUT ROWID;
+
+-- The resources costs name, interned: cost rows then hold a number instead
+-- of an ARM ID, which keeps millions of them small. A charge of no resource
+-- has resource_key ''.
+CREATE TABLE cost_resources (
+    id                 INTEGER PRIMARY KEY,
     subscription_id    TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
-    day                INTEGER NOT NULL, -- yyyymmdd
     resource_key       TEXT    NOT NULL, -- lower-cased ARM ID
     resource_group_key TEXT    NOT NULL DEFAULT '',
-    service            TEXT    NOT NULL DEFAULT '',
-    cost               REAL    NOT NULL,
-    currency           TEXT    NOT NULL,
-    UNIQUE (subscription_id, day, resource_key, service)
+    UNIQUE (subscription_id, resource_key, resource_group_key)
 );
-CREATE INDEX cost_rows_day ON cost_rows (day);
 
-CREATE TABLE cost_row_tags (
-    cost_pk   INTEGER NOT NULL REFERENCES cost_rows (pk) ON DELETE CASCADE,
-    key_norm  TEXT    NOT NULL,
-    tag_key   TEXT    NOT NULL,
-    tag_value TEXT    NOT NULL,
-    PRIMARY KEY (cost_pk, key_norm)
+CREATE TABLE cost_rows (
+    cost_resource_id INTEGER NOT NULL REFERENCES cost_resources (id) ON DELETE CASCADE,
+    day              INTEGER NOT NULL, -- yyyymmdd
+    service          TEXT    NOT NULL DEFAULT '',
+    cost             REAL    NOT NULL,
+    currency         TEXT    NOT NULL,
+    tag_set_id       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (cost_resource_id, day, service)
 ) WITHOUT ROWID;
-CREATE INDEX cost_row_tags_kv ON cost_row_tags (key_norm, tag_value, cost_pk);
+
+-- dim is 'total' (value ''), 'service', 'group' (lower-cased resource
+-- group) or 'tag:' + a lower-cased tag name (value: the tag's value).
+CREATE TABLE cost_daily (
+    subscription_id TEXT    NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    dim             TEXT    NOT NULL,
+    day             INTEGER NOT NULL, -- yyyymmdd
+    value           TEXT    NOT NULL,
+    currency        TEXT    NOT NULL,
+    cost            REAL    NOT NULL,
+    n               INTEGER NOT NULL,
+    PRIMARY KEY (subscription_id, dim, day, value, currency)
+) WITHOUT ROWID;
+CREATE INDEX cost_daily_dim_day ON cost_daily (dim, day);

@@ -1,0 +1,593 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+func TestSubscriptionSync(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ta, tb := guid('a', 1), guid('b', 2)
+		createTenant(t, db, tenantOpts{id: ta})
+		createTenant(t, db, tenantOpts{id: tb})
+		s1, s2, s3 := guid('1', 1), guid('2', 2), guid('3', 3)
+		subs, err := db.SubscriptionSync(ctx, ta, []*steward.Subscription{
+			{ID: strings.ToUpper(s2), DisplayName: "Beta", State: "Enabled", HomeTenantID: strings.ToUpper(ta), Tags: map[string]string{"env": "prod"}},
+			{ID: s1, DisplayName: "Alpha", State: "Enabled", ManagedByTenants: []string{strings.ToUpper(tb)}},
+		})
+		if err != nil || len(subs) != 2 || subs[0].ID != s1 || subs[1].ID != s2 {
+			t.Fatalf("SubscriptionSync = %v, %v; want Alpha, Beta with lower-case IDs", subs, err)
+		}
+		if s := subs[1]; s.SyncLevel != steward.SyncReadWriteTags || s.TenantID != ta || s.HomeTenantID != ta || s.Tags["env"] != "prod" || s.DiscoveredAt.IsZero() {
+			t.Fatalf("new subscription = %+v", s)
+		}
+		if subs[0].ManagedByTenants[0] != tb {
+			t.Fatalf("managed by = %v", subs[0].ManagedByTenants)
+		}
+		before := subs[0].UpdatedAt
+
+		// Seen again with a new name; s2 no longer visible; tenant B sees s1
+		// too but does not take it over.
+		subs, err = db.SubscriptionSync(ctx, ta, []*steward.Subscription{{ID: s1, DisplayName: "Alpha 2", State: "Enabled", ManagedByTenants: []string{tb}}})
+		if err != nil || len(subs) != 2 || subs[0].DisplayName != "Alpha 2" || !subs[0].MissingSince.IsZero() || subs[1].MissingSince.IsZero() {
+			t.Fatalf("second sync = %+v, %v", subs, err)
+		}
+		if !subs[0].UpdatedAt.After(before) {
+			t.Fatal("UpdatedAt did not move for a changed subscription")
+		}
+		subsB, err := db.SubscriptionSync(ctx, tb, []*steward.Subscription{{ID: s1, DisplayName: "Hijack"}, {ID: s3, DisplayName: "Gamma"}})
+		if err != nil || len(subsB) != 1 || subsB[0].ID != s3 {
+			t.Fatalf("tenant B sync = %v, %v; want only its own subscription", subsB, err)
+		}
+		// Back again: no longer missing.
+		subs, _ = db.SubscriptionSync(ctx, ta, []*steward.Subscription{{ID: s1, DisplayName: "Alpha 2", State: "Enabled", ManagedByTenants: []string{tb}}, {ID: s2, DisplayName: "Beta"}})
+		if !subs[1].MissingSince.IsZero() {
+			t.Fatalf("s2 still missing: %+v", subs[1])
+		}
+
+		_, err = db.SubscriptionSync(ctx, guid('c', 9), nil)
+		wantCode(t, err, steward.ENOTFOUND)
+		_, err = db.SubscriptionSync(ctx, ta, []*steward.Subscription{{ID: "not-a-guid"}})
+		wantCode(t, err, steward.EINVALID)
+
+		got, err := db.SubscriptionGet(ctx, strings.ToUpper(s1))
+		if err != nil || got.DisplayName != "Alpha 2" {
+			t.Fatalf("SubscriptionGet = %+v, %v", got, err)
+		}
+		_, err = db.SubscriptionGet(ctx, guid('9', 9))
+		wantCode(t, err, steward.ENOTFOUND)
+		all, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{})
+		if len(all) != 3 || all[0].DisplayName != "Alpha 2" || all[2].DisplayName != "Gamma" {
+			t.Fatalf("SubscriptionList = %v", all)
+		}
+		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: strings.ToUpper(tb)}); len(l) != 1 || l[0].ID != s3 {
+			t.Fatalf("by tenant = %v", l)
+		}
+		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{Scoped: true, Tenants: []string{ta}}); len(l) != 2 {
+			t.Fatalf("scoped = %v", l)
+		}
+		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{Scoped: true}); len(l) != 0 {
+			t.Fatalf("scoped to nothing = %v", l)
+		}
+	})
+}
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub := guid('1', 1)
+		createSubs(t, db, guid('a', 1), sub)
+		wantCode(t, db.SyncRunCreate(ctx, &steward.SyncRun{SubscriptionID: guid('9', 9), Reason: "manual"}), steward.ENOTFOUND)
+
+		r1 := &steward.SyncRun{SubscriptionID: sub, Reason: "manual", Method: steward.SyncARM, CreatedBy: "alice"}
+		if err := db.SyncRunCreate(ctx, r1); err != nil || r1.ID == 0 || r1.Status != steward.SyncQueued || r1.Expected != 0 {
+			t.Fatalf("SyncRunCreate = %+v, %v", r1, err)
+		}
+		r1.Status, r1.StartedAt, r1.Seen, r1.Pages, r1.Resume = steward.SyncRunning, time.Now().UTC().Truncate(time.Microsecond), 500, 1, "page-2"
+		if err := db.SyncRunUpdate(ctx, r1); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := db.SubscriptionGet(ctx, sub); s.LastSyncRunID != 0 {
+			t.Fatal("a running run became the last sync")
+		}
+		r1.Status, r1.Seen, r1.Written, r1.Deleted, r1.Resume, r1.FinishedAt = steward.SyncSucceeded, 1200, 1200, 3, "", r1.StartedAt.Add(time.Minute)
+		if err := db.SyncRunUpdate(ctx, r1); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := db.SubscriptionGet(ctx, sub)
+		if s.LastSyncRunID != r1.ID || !s.LastSyncedAt.Equal(r1.FinishedAt) {
+			t.Fatalf("last sync = %d at %v; want run %d at %v", s.LastSyncRunID, s.LastSyncedAt, r1.ID, r1.FinishedAt)
+		}
+		r2 := &steward.SyncRun{SubscriptionID: sub, Reason: "schedule"}
+		if err := db.SyncRunCreate(ctx, r2); err != nil || r2.Expected != 1200 {
+			t.Fatalf("second run expects %d, %v; want 1200 from the last success", r2.Expected, err)
+		}
+		got, err := db.SyncRunGet(ctx, r1.ID)
+		if err != nil || got.Written != 1200 || got.Deleted != 3 || !got.StartedAt.Equal(r1.StartedAt) || got.Method != steward.SyncARM || got.CreatedBy != "alice" {
+			t.Fatalf("SyncRunGet = %+v, %v", got, err)
+		}
+		runs, _ := db.SyncRunList(ctx, sub, 0)
+		if len(runs) != 2 || runs[0].ID != r2.ID {
+			t.Fatalf("SyncRunList = %v; want newest first", runs)
+		}
+		if runs, _ := db.SyncRunList(ctx, sub, 1); len(runs) != 1 {
+			t.Fatalf("limit 1: %d runs", len(runs))
+		}
+		wantCode(t, db.SyncRunUpdate(ctx, &steward.SyncRun{ID: 999, Status: steward.SyncFailed}), steward.ENOTFOUND)
+		wantCode(t, db.SyncRunUpdate(ctx, &steward.SyncRun{ID: r1.ID, Status: "exploded"}), steward.EINVALID)
+		_, err = db.SyncRunGet(ctx, 999)
+		wantCode(t, err, steward.ENOTFOUND)
+	})
+}
+
+func TestResourceGroupSync(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub := guid('1', 1)
+		createSubs(t, db, guid('a', 1), sub)
+		groups := []*steward.ResourceGroup{
+			{Name: "RG-1", Location: "westeurope", Tags: map[string]string{"env": "prod"}},
+			{Name: "rg-2", Location: "northeurope"},
+		}
+		if n, err := db.ResourceGroupSync(ctx, sub, groups); err != nil || n != 2 {
+			t.Fatalf("first sync wrote %d, %v; want 2", n, err)
+		}
+		count := changeCounter(t, db)
+		if n, err := db.ResourceGroupSync(ctx, strings.ToUpper(sub), groups); err != nil || n != 0 || count() != 0 {
+			t.Fatalf("unchanged sync wrote %d (%d rows), %v; want 0", n, count(), err)
+		}
+		groups[0].Tags["env"] = "dev"
+		groups = append(groups[:1], &steward.ResourceGroup{Name: "rg-3"})
+		if n, err := db.ResourceGroupSync(ctx, sub, groups); err != nil || n != 3 {
+			t.Fatalf("changed sync wrote %d, %v; want 3 (one update, one insert, one delete)", n, err)
+		}
+		_, err := db.ResourceGroupSync(ctx, guid('9', 9), groups)
+		wantCode(t, err, steward.ENOTFOUND)
+	})
+}
+
+// TestResourceUpsertWritesOnlyChanges is the sync contract: a re-sync with
+// nothing changed writes no row at all, and one with 1% changed writes
+// exactly those resources and their tag rows, history and counts.
+func TestResourceUpsertWritesOnlyChanges(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub := guid('1', 1)
+		createSubs(t, db, guid('a', 1), sub)
+		tags := func(i int) map[string]string {
+			return map[string]string{"env": []string{"prod", "dev"}[i%2], "Owner": fmt.Sprintf("team-%d", i%7)}
+		}
+		rs := makeResources(sub, 1000, tags)
+		if n := upsert(t, db, sub, rs, true); n != 1000 {
+			t.Fatalf("first sync wrote %d, want 1000", n)
+		}
+		pks := map[string]int64{}
+		for _, r := range rs {
+			if r.PK == 0 {
+				t.Fatalf("resource %s has no PK", r.ID)
+			}
+			pks[r.ID] = r.PK
+		}
+		t0 := time.Now()
+
+		// Nothing changed: zero rows, same PKs (a fresh copy, as a new
+		// listing would give).
+		count := changeCounter(t, db)
+		again := makeResources(sub, 1000, tags)
+		if n := upsert(t, db, sub, again, true); n != 0 {
+			t.Fatalf("unchanged re-sync wrote %d resources, want 0", n)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("unchanged re-sync wrote %d rows, want 0", n)
+		}
+		for _, r := range again {
+			if r.PK != pks[r.ID] {
+				t.Fatalf("re-sync PK of %s = %d, want %d", r.ID, r.PK, pks[r.ID])
+			}
+		}
+
+		// 1% changed: 5 change a tag value, 3 gain a tag, 2 move.
+		changed := makeResources(sub, 1000, tags)
+		for i := 0; i < 5; i++ {
+			changed[i*100].Tags["env"] = "staging"
+		}
+		for i := 5; i < 8; i++ {
+			changed[i*100].Tags["CostCenter"] = "cc-1"
+		}
+		for i := 8; i < 10; i++ {
+			changed[i*100].Location = "northeurope"
+		}
+		count = changeCounter(t, db)
+		if n := upsert(t, db, sub, changed, true); n != 10 {
+			t.Fatalf("1%% re-sync wrote %d resources, want 10", n)
+		}
+		// 10 resources + 8 tag rows + 8 history rows + 1 new tag count.
+		if n := count(); n != 27 {
+			t.Fatalf("1%% re-sync wrote %d rows, want 27", n)
+		}
+		var moved int
+		if err := db.WriteDB().QueryRow(`SELECT count(*) FROM resources WHERE synced_at >= $1`, t0.UnixMicro()).Scan(&moved); err != nil || moved != 10 {
+			t.Fatalf("%d resources with a new synced_at, %v; want 10", moved, err)
+		}
+		hist, err := db.TagHistory(ctx, changed[0].PK, 0)
+		if err != nil || len(hist) != 1 || hist[0].Key != "env" || *hist[0].Old != "prod" || *hist[0].New != "staging" || hist[0].Source != "sync" {
+			t.Fatalf("history of a changed tag = %+v, %v", hist, err)
+		}
+		if hist, _ := db.TagHistory(ctx, changed[500].PK, 0); len(hist) != 1 || hist[0].Old != nil || *hist[0].New != "cc-1" {
+			t.Fatalf("history of an added tag = %+v", hist)
+		}
+		if hist, _ := db.TagHistory(ctx, changed[800].PK, 0); len(hist) != 0 {
+			t.Fatalf("a move made tag history: %+v", hist)
+		}
+		got, err := db.ResourceGet(ctx, strings.ToUpper(changed[800].ID))
+		if err != nil || got.Location != "northeurope" || got.PK != changed[800].PK || got.Tags["Owner"] != "team-2" || got.ResourceGroup != "RG-2" {
+			t.Fatalf("ResourceGet = %+v, %v", got, err)
+		}
+		_, err = db.ResourceGet(ctx, "/subscriptions/x/nope")
+		wantCode(t, err, steward.ENOTFOUND)
+		if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "ENV", Value: "staging"}}}); n != 5 {
+			t.Fatalf("%d resources tagged env=staging, want 5", n)
+		}
+
+		// A removed tag: the resource, its tag row, a history row and the
+		// tag's count.
+		changed[0].Tags = map[string]string{"Owner": "team-0"}
+		count = changeCounter(t, db)
+		if n := upsert(t, db, sub, changed[:1], true); n != 1 || count() != 4 {
+			t.Fatalf("tag removal wrote %d resources and %d rows; want 1 and 4", n, count())
+		}
+
+		// Bad input.
+		_, err = db.ResourceUpsertMany(ctx, sub, []*steward.Resource{{Name: "no id"}}, true)
+		wantCode(t, err, steward.EINVALID)
+		_, err = db.ResourceUpsertMany(ctx, sub, makeResources(guid('2', 2), 1, nil), true)
+		wantCode(t, err, steward.EINVALID)
+		_, err = db.ResourceUpsertMany(ctx, guid('2', 2), makeResources(guid('2', 2), 1, nil), true)
+		wantCode(t, err, steward.ENOTFOUND)
+	})
+}
+
+// TestResourceNoTags checks that at level no-tags tags are neither stored
+// nor compared, and that going back to reading tags records no history for
+// tags that were simply not read before.
+func TestResourceNoTags(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub := guid('1', 1)
+		createSubs(t, db, guid('a', 1), sub)
+		tags := func(i int) map[string]string { return map[string]string{"env": fmt.Sprint(i)} }
+		rs := makeResources(sub, 20, tags)
+		upsert(t, db, sub, rs, false)
+		var tagRows int
+		db.WriteDB().QueryRow(`SELECT count(*) FROM resource_tags`).Scan(&tagRows)
+		if tagRows != 0 {
+			t.Fatalf("%d tag rows stored at no-tags", tagRows)
+		}
+		if got, _ := db.ResourceGet(ctx, rs[3].ID); len(got.Tags) != 0 {
+			t.Fatalf("tags stored at no-tags: %v", got.Tags)
+		}
+		// Changed tags are not compared: nothing is written.
+		changed := makeResources(sub, 20, func(i int) map[string]string { return map[string]string{"env": "other"} })
+		if n := upsert(t, db, sub, changed, false); n != 0 {
+			t.Fatalf("a tag change at no-tags wrote %d resources", n)
+		}
+		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{}, 0); len(keys) != 0 {
+			t.Fatalf("tag keys at no-tags: %v", keys)
+		}
+		// Reading tags again: every resource is written once, no history.
+		if n := upsert(t, db, sub, makeResources(sub, 20, tags), true); n != 20 {
+			t.Fatalf("first sync reading tags wrote %d, want 20", n)
+		}
+		if h, _ := db.TagHistory(ctx, rs[3].PK, 0); len(h) != 0 {
+			t.Fatalf("history after level change: %+v", h)
+		}
+		if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", AnyValue: true}}}); n != 20 {
+			t.Fatalf("%d resources tagged env after reading tags, want 20", n)
+		}
+		// Back to no-tags: stored tags go with the next sync, no history.
+		if n := upsert(t, db, sub, makeResources(sub, 20, tags), false); n != 20 {
+			t.Fatalf("first sync at no-tags wrote %d, want 20", n)
+		}
+		db.WriteDB().QueryRow(`SELECT count(*) FROM resource_tags`).Scan(&tagRows)
+		if h, _ := db.TagHistory(ctx, rs[3].PK, 0); tagRows != 0 || len(h) != 0 {
+			t.Fatalf("after no-tags sync: %d tag rows, history %v", tagRows, h)
+		}
+	})
+}
+
+func TestResourceDeleteExcept(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		db.SetDeleteBatch(7)
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub, other := guid('1', 1), guid('2', 2)
+		createSubs(t, db, guid('a', 1), sub, other)
+		rs := makeResources(sub, 50, func(i int) map[string]string { return map[string]string{"env": "prod"} })
+		upsert(t, db, sub, rs, true)
+		upsert(t, db, other, makeResources(other, 5, nil), true)
+		var keep []int64
+		for i, r := range rs {
+			if i%3 != 0 {
+				keep = append(keep, r.PK)
+			}
+		}
+		keep = append(keep, 999999) // unknown PKs are ignored
+		slices.Reverse(keep)        // and order is not trusted
+		n, err := db.ResourceDeleteExcept(ctx, sub, keep)
+		if err != nil || n != 17 {
+			t.Fatalf("ResourceDeleteExcept = %d, %v; want 17", n, err)
+		}
+		if left, _ := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: sub}); left != 33 {
+			t.Fatalf("%d resources left, want 33", left)
+		}
+		if left, _ := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: other}); left != 5 {
+			t.Fatalf("other subscription lost resources: %d left", left)
+		}
+		keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: sub}, 0)
+		if len(keys) != 1 || keys[0].Resources != 33 {
+			t.Fatalf("tag keys after deletion = %+v; want env on 33", keys)
+		}
+		if n, err := db.ResourceDeleteExcept(ctx, sub, nil); err != nil || n != 33 {
+			t.Fatalf("deleting the rest = %d, %v", n, err)
+		}
+		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: sub}, 0); len(keys) != 0 {
+			t.Fatalf("tag keys of an empty subscription = %+v", keys)
+		}
+	})
+}
+
+func TestTagKeys(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		ta, tb := guid('a', 1), guid('b', 2)
+		createTenant(t, db, tenantOpts{id: ta})
+		createTenant(t, db, tenantOpts{id: tb})
+		s1, s2 := guid('1', 1), guid('2', 2)
+		createSubs(t, db, ta, s1)
+		createSubs(t, db, tb, s2)
+		upsert(t, db, s1, makeResources(s1, 10, func(i int) map[string]string {
+			m := map[string]string{"owner": "x"}
+			if i < 6 {
+				m["Env"] = "prod"
+			} else {
+				m["env"] = "dev"
+			}
+			return m
+		}), true)
+		upsert(t, db, s2, makeResources(s2, 4, func(i int) map[string]string { return map[string]string{"ENV": "prod"} }), true)
+		keys, err := db.TagKeys(ctx, steward.ResourceFilter{}, 0)
+		if err != nil || len(keys) != 2 {
+			t.Fatalf("TagKeys = %v, %v", keys, err)
+		}
+		if k := keys[0]; k.Key != "env" || k.Resources != 14 || !slices.Equal(k.Spellings, []string{"Env", "ENV", "env"}) {
+			t.Fatalf("env = %+v; want 14 resources, spellings by use", k)
+		}
+		if keys[1].Key != "owner" || keys[1].Resources != 10 {
+			t.Fatalf("owner = %+v", keys[1])
+		}
+		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{TenantID: tb}, 0); len(keys) != 1 || keys[0].Resources != 4 {
+			t.Fatalf("tenant B keys = %+v", keys)
+		}
+		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{Scoped: true, Tenants: []string{ta}}, 1); len(keys) != 1 || keys[0].Resources != 10 {
+			t.Fatalf("scoped keys with limit 1 = %+v", keys)
+		}
+		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{Scoped: true}, 0); len(keys) != 0 {
+			t.Fatalf("scoped to nothing = %+v", keys)
+		}
+	})
+}
+
+// listCase is a resource filter and the Go predicate it must agree with.
+type listCase struct {
+	name string
+	f    steward.ResourceFilter
+}
+
+// TestResourceList checks every filter, alone and combined, against the
+// same filter applied in Go to all resources, paging with small pages, on
+// both the per-subscription (arms) and the global plans.
+func TestResourceList(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		rng := rand.New(rand.NewPCG(1, 2))
+		// Tenant A has 3 subscriptions (listed per subscription), tenant B
+		// 35 (more than the plan lists one by one), tenant C one.
+		ta, tb, tc := guid('a', 1), guid('b', 2), guid('c', 3)
+		subsOf := map[string][]string{}
+		for _, tn := range []struct {
+			id string
+			n  int
+		}{{ta, 3}, {tb, 35}, {tc, 1}} {
+			createTenant(t, db, tenantOpts{id: tn.id})
+			for i := range tn.n {
+				subsOf[tn.id] = append(subsOf[tn.id], guid(tn.id[0], 100+i))
+			}
+			createSubs(t, db, tn.id, subsOf[tn.id]...)
+		}
+		tenantOf := map[string]string{}
+		var all []*steward.Resource
+		for _, tn := range []string{ta, tb, tc, ta} { // tenant A twice: its PKs are not contiguous
+			for _, sub := range subsOf[tn] {
+				tenantOf[sub] = tn
+				n := 3 + rng.IntN(12)
+				if tn != tb {
+					n = 40 + rng.IntN(20)
+				}
+				rs := makeResources(sub, n, nil)
+				for _, r := range rs {
+					r.ID += fmt.Sprintf("-%d", len(all)) // unique across the two passes
+					r.Name += fmt.Sprintf("-%d", len(all))
+					r.Tags = map[string]string{}
+					if rng.IntN(10) < 8 {
+						r.Tags[[]string{"env", "Env", "ENV"}[rng.IntN(3)]] = []string{"prod", "dev", "Prod"}[rng.IntN(3)]
+					}
+					if rng.IntN(2) == 0 {
+						r.Tags["owner"] = fmt.Sprintf("team-%d", rng.IntN(4))
+					}
+					if rng.IntN(20) == 0 {
+						r.Tags["rare"] = "yes"
+					}
+					all = append(all, r)
+				}
+				upsert(t, db, sub, rs, true)
+			}
+		}
+		// Two resources with an edit item in conflict, one with a pending item.
+		ctxA := ctxFor("alice")
+		var items []*steward.TagEditItem
+		for _, r := range []*steward.Resource{all[5], all[70], all[71]} {
+			items = append(items, &steward.TagEditItem{ResourcePK: r.PK, ResourceID: r.ID, SubscriptionID: r.SubscriptionID, Merge: map[string]string{"x": "y"}})
+		}
+		edit := &steward.TagEdit{CreatedBy: "alice", Request: "{}"}
+		if err := db.TagEditCreate(ctxA, edit, items, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items[:2] {
+			it.Status, it.Conflicts = steward.EditConflict, []steward.TagConflict{{Key: "x"}}
+			if err := db.TagEditItemFinish(ctxA, it, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inConflict := map[int64]bool{all[5].PK: true, all[70].PK: true}
+
+		match := func(f steward.ResourceFilter, r *steward.Resource) bool {
+			lookup := func(k string) (string, bool) {
+				for tk, v := range r.Tags {
+					if strings.EqualFold(tk, k) {
+						return v, true
+					}
+				}
+				return "", false
+			}
+			switch {
+			case f.TenantID != "" && tenantOf[r.SubscriptionID] != f.TenantID,
+				f.SubscriptionID != "" && r.SubscriptionID != f.SubscriptionID,
+				f.ResourceGroup != "" && !strings.EqualFold(r.ResourceGroup, f.ResourceGroup),
+				f.Type != "" && !strings.EqualFold(r.Type, f.Type),
+				f.NameContains != "" && !strings.Contains(strings.ToLower(r.Name), strings.ToLower(f.NameContains)),
+				f.InConflict && !inConflict[r.PK],
+				f.Scoped && !slices.Contains(f.Tenants, tenantOf[r.SubscriptionID]):
+				return false
+			}
+			if f.Untagged != "" {
+				if _, ok := lookup(f.Untagged); ok {
+					return false
+				}
+			}
+			for _, m := range f.Tags {
+				v, ok := lookup(m.Key)
+				if !ok || (!m.AnyValue && v != m.Value) {
+					return false
+				}
+			}
+			return true
+		}
+		envProd := steward.TagMatch{Key: "ENV", Value: "prod"}
+		anyOwner := steward.TagMatch{Key: "Owner", AnyValue: true}
+		cases := []listCase{
+			{"all", steward.ResourceFilter{}},
+			{"tag", steward.ResourceFilter{Tags: []steward.TagMatch{envProd}}},
+			{"tag value is exact", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "Prod"}}}},
+			{"any value", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner}}},
+			{"two tags", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-1"}}}},
+			{"tag and any", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner, envProd}}},
+			{"untagged", steward.ResourceFilter{Untagged: "Env"}},
+			{"untagged and tag", steward.ResourceFilter{Untagged: "owner", Tags: []steward.TagMatch{envProd}}},
+			{"type", steward.ResourceFilter{Type: "microsoft.storage/storageaccounts"}},
+			{"group", steward.ResourceFilter{SubscriptionID: subsOf[ta][1], ResourceGroup: "rg-1"}},
+			{"group everywhere", steward.ResourceFilter{ResourceGroup: "RG-2"}},
+			{"name", steward.ResourceFilter{NameContains: "-1"}},
+			{"name with wildcard characters", steward.ResourceFilter{NameContains: "%"}},
+			{"conflict", steward.ResourceFilter{InConflict: true}},
+			{"conflict in tenant", steward.ResourceFilter{InConflict: true, TenantID: ta}},
+			{"rare", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "rare", Value: "yes"}}}},
+			{"subscription", steward.ResourceFilter{SubscriptionID: subsOf[ta][0]}},
+			{"subscription and tag", steward.ResourceFilter{SubscriptionID: subsOf[ta][0], Tags: []steward.TagMatch{envProd}}},
+			{"subscription and any", steward.ResourceFilter{SubscriptionID: subsOf[ta][2], Tags: []steward.TagMatch{anyOwner}, Type: "Microsoft.Compute/virtualMachines"}},
+			{"subscription of another tenant", steward.ResourceFilter{SubscriptionID: subsOf[ta][0], TenantID: tb}},
+			{"tenant (arms)", steward.ResourceFilter{TenantID: ta}},
+			{"tenant (arms) and tag", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd}}},
+			{"tenant (arms) and any", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{anyOwner}}},
+			{"tenant (arms) untagged type", steward.ResourceFilter{TenantID: ta, Untagged: "owner", Type: "Microsoft.Network/virtualNetworks"}},
+			{"tenant (global)", steward.ResourceFilter{TenantID: tb}},
+			{"tenant (global) and tag", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd}}},
+			{"tenant (global) and any", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{anyOwner}}},
+			{"single-subscription tenant", steward.ResourceFilter{TenantID: tc, Tags: []steward.TagMatch{envProd}}},
+			{"scoped", steward.ResourceFilter{Scoped: true, Tenants: []string{ta, tc}}},
+			{"scoped tag", steward.ResourceFilter{Scoped: true, Tenants: []string{tc, tb}, Tags: []steward.TagMatch{envProd}}},
+			{"scoped and tenant", steward.ResourceFilter{Scoped: true, Tenants: []string{ta}, TenantID: ta, Untagged: "env"}},
+			{"scoped out", steward.ResourceFilter{Scoped: true, Tenants: []string{tc}, TenantID: ta}},
+			{"scoped to nothing", steward.ResourceFilter{Scoped: true}},
+			{"scoped subscription", steward.ResourceFilter{Scoped: true, Tenants: []string{ta}, SubscriptionID: subsOf[ta][0]}},
+		}
+		for _, tc := range cases {
+			var want []int64
+			for _, r := range all {
+				if match(tc.f, r) {
+					want = append(want, r.PK)
+				}
+			}
+			slices.Sort(want)
+			for _, limit := range []int{7, 1000} {
+				f := tc.f
+				f.Limit = limit
+				var got []int64
+				for _, r := range listAll(t, db, f) {
+					got = append(got, r.PK)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s (limit %d): listed %d resources, want %d\n got %v\nwant %v", tc.name, limit, len(got), len(want), got, want)
+				}
+			}
+			if n, err := db.ResourceCount(ctx, tc.f); err != nil || n != len(want) {
+				t.Errorf("%s: ResourceCount = %d, %v; want %d", tc.name, n, err, len(want))
+			}
+		}
+		if len(all) < 400 {
+			t.Fatalf("only %d resources; the test needs several pages per plan", len(all))
+		}
+
+		// A page's resources are whole, and the cursor is the last PK.
+		rs, next, err := db.ResourceList(ctx, steward.ResourceFilter{Limit: 3, TenantID: ta})
+		if err != nil || len(rs) != 3 || next != fmt.Sprint(rs[2].PK) || rs[0].Tags == nil && len(all[0].Tags) > 0 || rs[0].Name == "" {
+			t.Fatalf("first page = %+v, %q, %v", rs, next, err)
+		}
+		want := map[string]*steward.Resource{}
+		for _, r := range all {
+			want[r.ID] = r
+		}
+		for _, r := range rs {
+			w := want[r.ID]
+			if r.PK != w.PK || r.Name != w.Name || r.Type != w.Type || r.ResourceGroup != w.ResourceGroup || !maps.Equal(r.Tags, w.Tags) || r.FirstSeenAt.IsZero() {
+				t.Fatalf("listed %+v, stored %+v", r, w)
+			}
+		}
+		for _, bad := range []steward.ResourceFilter{{Limit: 1001}, {Limit: -1}, {After: -5}, {Tags: []steward.TagMatch{{Key: " "}}}} {
+			_, _, err := db.ResourceList(ctx, bad)
+			wantCode(t, err, steward.EINVALID)
+		}
+	})
+}

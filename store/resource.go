@@ -1,0 +1,721 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// Multi-row statements carry at most this many parameters. SQLite allows
+// 32,766 and PostgreSQL 65,535; smaller statements also keep the text
+// that is parsed (and cached as a prepared statement) small.
+const maxParams = 8000
+
+// values returns the VALUES rows "(…), (…)" for flat, ncols values a row,
+// adding them to a. casts gives, per column, a type to cast the parameter
+// to ("" for none): PostgreSQL types untyped parameters in a VALUES list
+// as text, which a comparison with a BIGINT column refuses.
+func (db *DB) values(a *args, flat []any, ncols int, casts []string) string {
+	var b strings.Builder
+	b.Grow(len(flat) * 6)
+	for i, v := range flat {
+		switch {
+		case i == 0:
+			b.WriteString("(")
+		case i%ncols == 0:
+			b.WriteString("), (")
+		default:
+			b.WriteString(", ")
+		}
+		*a = append(*a, v)
+		ph := db.placeholder(len(*a))
+		if casts != nil && casts[i%ncols] != "" {
+			b.WriteString("CAST(" + ph + " AS " + casts[i%ncols] + ")")
+		} else {
+			b.WriteString(ph)
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// execValues runs head + VALUES + tail for flat rows of ncols values, as
+// many rows a statement as maxParams allows.
+func (tx *Tx) execValues(ctx context.Context, head string, flat []any, ncols int, tail string) error {
+	per := maxParams / ncols * ncols
+	for len(flat) > 0 {
+		n := min(per, len(flat))
+		var a args
+		q := head + tx.db.values(&a, flat[:n], ncols, nil) + tail
+		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+			return err
+		}
+		flat = flat[n:]
+	}
+	return nil
+}
+
+// pageItem is one resource of a page being upserted.
+type pageItem struct {
+	rs       []*steward.Resource // the page's resources with this key (normally one)
+	key      string
+	hash     string
+	tags     map[string]string // nil at level no-tags
+	pk       int64
+	oldHash  string
+	oldTags  map[string]string
+	existing bool
+	history  bool // record tag changes in tag history
+}
+
+// tagSource says who changed tags, for tag history.
+type tagSource struct {
+	source, actor string
+	editID        int64
+}
+
+// ResourceUpsertMany stores one page of a subscription's resources in one
+// transaction. It reads the stored content hashes of the page's resources
+// in one query and writes only the new and the changed ones: one
+// multi-row upsert for the resources, then the tag rows that differ, the
+// tag history of changed tags (source "sync"; none for new resources, nor
+// when the tags were not read before) and the tag-name counts. It sets
+// each resource's PK and returns the resources written.
+//
+// With readTags false (level no-tags) tags are neither stored nor
+// compared: the hash is taken without them and marked "nt:", the resource
+// keeps tags {} and no tag rows.
+func (db *DB) ResourceUpsertMany(ctx context.Context, subscriptionID string, rs []*steward.Resource, readTags bool) (int, error) {
+	subscriptionID = strings.ToLower(subscriptionID)
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	items := make([]*pageItem, 0, len(rs))
+	byKey := make(map[string]*pageItem, len(rs))
+	for _, r := range rs {
+		if strings.TrimSpace(r.ID) == "" {
+			return 0, steward.Errorf(steward.EINVALID, "A resource has no ARM ID.")
+		}
+		if r.SubscriptionID != "" && strings.ToLower(r.SubscriptionID) != subscriptionID {
+			return 0, steward.Errorf(steward.EINVALID, "Resource %s is not in subscription %s.", r.ID, subscriptionID)
+		}
+		c := *r
+		if !readTags {
+			c.Tags = nil
+		}
+		hash := c.ContentHash()
+		if !readTags {
+			hash = "nt:" + hash
+		}
+		key := steward.ResourceKey(r.ID)
+		if it := byKey[key]; it != nil {
+			// Listed twice on one page: the last one wins.
+			it.rs, it.hash, it.tags = append(it.rs, r), hash, c.Tags
+			continue
+		}
+		it := &pageItem{rs: []*steward.Resource{r}, key: key, hash: hash, tags: c.Tags}
+		byKey[key] = it
+		items = append(items, it)
+	}
+	written := 0
+	err := db.inTx(ctx, func(tx *Tx) error {
+		if err := tx.readStoredHashes(ctx, items, byKey); err != nil {
+			return err
+		}
+		var changed []*pageItem
+		for _, it := range items {
+			if !it.existing || it.oldHash != it.hash {
+				changed = append(changed, it)
+			}
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.readStoredTags(ctx, changed); err != nil {
+			return err
+		}
+		if err := tx.insertResources(ctx, subscriptionID, changed); err != nil {
+			return err
+		}
+		if err := tx.updateResources(ctx, changed); err != nil {
+			return err
+		}
+		written = len(changed)
+		for _, it := range changed {
+			// History only for tags read before and now: a first sighting,
+			// or the first sync after a level that did not read tags, is
+			// no change.
+			it.history = readTags && it.existing && it.oldHash != "" && !strings.HasPrefix(it.oldHash, "nt:")
+		}
+		return tx.writeTagChanges(ctx, subscriptionID, changed, tagSource{source: "sync"})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, it := range items {
+		for _, r := range it.rs {
+			r.PK = it.pk
+		}
+	}
+	return written, nil
+}
+
+// readStoredHashes fills pk, oldHash and existing for the page's resources
+// already stored, in one query per thousand keys.
+func (tx *Tx) readStoredHashes(ctx context.Context, items []*pageItem, byKey map[string]*pageItem) error {
+	for chunk := range slices.Chunk(items, 1000) {
+		keys := make([]string, len(chunk))
+		for i, it := range chunk {
+			keys[i] = it.key
+		}
+		var a args
+		rows, err := tx.QueryContext(ctx, `SELECT pk, arm_key, content_hash FROM resources WHERE arm_key IN (`+addList(tx.db, &a, keys)+`)`, a...)
+		if err != nil {
+			return fmt.Errorf("reading stored resources: %w", err)
+		}
+		for rows.Next() {
+			var pk int64
+			var key, hash string
+			if err := rows.Scan(&pk, &key, &hash); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading stored resource: %w", err)
+			}
+			it := byKey[key]
+			it.pk, it.oldHash, it.existing = pk, hash, true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading stored resources: %w", err)
+		}
+	}
+	return nil
+}
+
+// readStoredTags fills oldTags of the changed resources already stored.
+func (tx *Tx) readStoredTags(ctx context.Context, changed []*pageItem) error {
+	byPK := map[int64]*pageItem{}
+	for _, it := range changed {
+		if it.existing {
+			byPK[it.pk] = it
+		}
+	}
+	pks := slices.Sorted(maps.Keys(byPK))
+	for chunk := range slices.Chunk(pks, 1000) {
+		var a args
+		rows, err := tx.QueryContext(ctx, `SELECT pk, tags FROM resources WHERE pk IN (`+addList(tx.db, &a, chunk)+`) AND tags <> '{}'`, a...)
+		if err != nil {
+			return fmt.Errorf("reading stored tags: %w", err)
+		}
+		for rows.Next() {
+			var pk int64
+			var tags string
+			if err := rows.Scan(&pk, &tags); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading stored tags: %w", err)
+			}
+			if err := fromJSON(tags, &byPK[pk].oldTags); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading stored tags: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertResources inserts the page's new resources with multi-row INSERTs,
+// reads back their PKs and counts them on the subscription.
+func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, changed []*pageItem) error {
+	const ncols = 14
+	byKey := map[string]*pageItem{}
+	now := tx.now.UnixMicro()
+	var flat []any
+	for _, it := range changed {
+		if it.existing {
+			continue
+		}
+		r := it.rs[len(it.rs)-1]
+		byKey[it.key] = it
+		flat = append(flat, it.key, r.ID, subscriptionID, r.ResourceGroup, strings.ToLower(r.ResourceGroup), r.Name, r.Type,
+			strings.ToLower(r.Type), r.Location, jsonText(it.tags), len(it.tags), it.hash, now, now)
+	}
+	if len(flat) == 0 {
+		return nil
+	}
+	for chunk := range slices.Chunk(flat, maxParams/ncols*ncols) {
+		var a args
+		rows, err := tx.QueryContext(ctx, `
+			INSERT INTO resources (arm_key, arm_id, subscription_id, resource_group, resource_group_key, name, type,
+				type_key, location, tags, tag_count, content_hash, first_seen_at, synced_at)
+			VALUES `+tx.db.values(&a, chunk, ncols, nil)+` RETURNING pk, arm_key`, a...)
+		if err == nil {
+			for rows.Next() {
+				var pk int64
+				var key string
+				if err = rows.Scan(&pk, &key); err != nil {
+					break
+				}
+				byKey[key].pk = pk
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		switch {
+		case isForeignKeyViolation(err):
+			return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+		case isUniqueViolation(err):
+			return steward.WrapError(steward.ECONFLICT, err, "Another sync stored some of these resources at the same moment; sync again.")
+		case err != nil:
+			return fmt.Errorf("inserting resources: %w", err)
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count + $1 WHERE id = $2`, len(byKey), subscriptionID)
+	if err != nil {
+		return fmt.Errorf("counting resources: %w", err)
+	}
+	return nil
+}
+
+// updateResources writes the page's changed resources with multi-row
+// UPDATE … FROM (VALUES …).
+func (tx *Tx) updateResources(ctx context.Context, changed []*pageItem) error {
+	const ncols = 12
+	now := tx.now.UnixMicro()
+	var flat []any
+	for _, it := range changed {
+		if !it.existing {
+			continue
+		}
+		r := it.rs[len(it.rs)-1]
+		flat = append(flat, it.pk, r.ID, r.ResourceGroup, strings.ToLower(r.ResourceGroup), r.Name, r.Type,
+			strings.ToLower(r.Type), r.Location, jsonText(it.tags), len(it.tags), it.hash, now)
+	}
+	casts := []string{"BIGINT", "", "", "", "", "", "", "", "", "BIGINT", "", "BIGINT"}
+	for chunk := range slices.Chunk(flat, maxParams/ncols*ncols) {
+		var a args
+		_, err := tx.ExecContext(ctx, `
+			UPDATE resources SET arm_id = v.column2, resource_group = v.column3, resource_group_key = v.column4, name = v.column5,
+				type = v.column6, type_key = v.column7, location = v.column8, tags = v.column9, tag_count = v.column10,
+				content_hash = v.column11, synced_at = v.column12
+			FROM (VALUES `+tx.db.values(&a, chunk, ncols, casts)+`) AS v
+			WHERE resources.pk = v.column1`, a...)
+		if err != nil {
+			return fmt.Errorf("updating resources: %w", err)
+		}
+	}
+	return nil
+}
+
+// tagDeltas counts, per tag name as spelled, how many resources gained (+)
+// or lost (-) it: the changes to apply to tag_key_counts.
+type tagDeltas map[[2]string]int
+
+func (d tagDeltas) add(rows []tagRow, n int) {
+	for _, t := range rows {
+		d[[2]string{t.keyNorm, t.key}] += n
+	}
+}
+
+// writeTagChanges brings the tag rows, tag history and tag counts of the
+// written resources in line with their new tags.
+func (tx *Tx) writeTagChanges(ctx context.Context, subscriptionID string, changed []*pageItem, src tagSource) error {
+	var del, ins, upd, hist []any
+	var editID any
+	if src.editID != 0 {
+		editID = src.editID
+	}
+	deltas := tagDeltas{}
+	now := tx.now.UnixMicro()
+	for _, it := range changed {
+		oldRows, newRows := tagRows(it.oldTags), tagRows(it.tags)
+		if len(oldRows) == 0 && len(newRows) == 0 {
+			continue
+		}
+		old := make(map[string]tagRow, len(oldRows))
+		for _, t := range oldRows {
+			old[t.keyNorm] = t
+		}
+		for _, t := range newRows {
+			if o, ok := old[t.keyNorm]; !ok {
+				ins = append(ins, t.keyNorm, it.pk, t.key, t.value)
+			} else if o != t {
+				upd = append(upd, t.keyNorm, it.pk, t.key, t.value)
+			}
+			delete(old, t.keyNorm)
+		}
+		for _, t := range oldRows {
+			if _, gone := old[t.keyNorm]; gone {
+				del = append(del, t.keyNorm, it.pk)
+			}
+		}
+		deltas.add(oldRows, -1)
+		deltas.add(newRows, +1)
+		if it.history {
+			for _, c := range diffTags(it.oldTags, it.tags) {
+				hist = append(hist, it.pk, now, c.key, c.old, c.new, src.source, src.actor, editID)
+			}
+		}
+	}
+	if err := tx.deleteTagRows(ctx, del); err != nil {
+		return err
+	}
+	if len(ins) > 0 {
+		if err := tx.execValues(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, ins, 4, ""); err != nil {
+			return fmt.Errorf("writing tags: %w", err)
+		}
+	}
+	if len(upd) > 0 {
+		err := tx.execValues(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, upd, 4,
+			` ON CONFLICT (key_norm, resource_pk) DO UPDATE SET tag_key = excluded.tag_key, tag_value = excluded.tag_value`)
+		if err != nil {
+			return fmt.Errorf("writing tags: %w", err)
+		}
+	}
+	if len(hist) > 0 {
+		if err := tx.execValues(ctx, `INSERT INTO tag_history (resource_pk, at, tag_key, old_value, new_value, source, actor, edit_id) VALUES `, hist, 8, ""); err != nil {
+			return fmt.Errorf("writing tag history: %w", err)
+		}
+	}
+	return tx.applyTagDeltas(ctx, subscriptionID, deltas)
+}
+
+// deleteTagRows deletes tag rows given as flat (key_norm, resource_pk)
+// pairs.
+func (tx *Tx) deleteTagRows(ctx context.Context, flat []any) error {
+	for chunk := range slices.Chunk(flat, maxParams/2*2) {
+		var a args
+		q := `DELETE FROM resource_tags WHERE (key_norm, resource_pk) IN (VALUES ` + tx.db.values(&a, chunk, 2, []string{"", "BIGINT"}) + `)`
+		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+			return fmt.Errorf("deleting tags: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyTagDeltas adds deltas to the subscription's tag-name counts, in key
+// order (so concurrent writers lock rows in one order), and drops names no
+// resource carries any more.
+func (tx *Tx) applyTagDeltas(ctx context.Context, subscriptionID string, deltas tagDeltas) error {
+	keys := make([][2]string, 0, len(deltas))
+	shrunk := false
+	for k, n := range deltas {
+		if n != 0 {
+			keys = append(keys, k)
+			shrunk = shrunk || n < 0
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	flat := make([]any, 0, len(keys)*4)
+	for _, k := range keys {
+		flat = append(flat, subscriptionID, k[0], k[1], deltas[k])
+	}
+	err := tx.execValues(ctx, `INSERT INTO tag_key_counts (subscription_id, key_norm, tag_key, resources) VALUES `, flat, 4,
+		` ON CONFLICT (subscription_id, key_norm, tag_key) DO UPDATE SET resources = tag_key_counts.resources + excluded.resources`)
+	if err != nil {
+		return fmt.Errorf("counting tag names: %w", err)
+	}
+	if shrunk {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM tag_key_counts WHERE subscription_id = $1 AND resources <= 0`, subscriptionID); err != nil {
+			return fmt.Errorf("counting tag names: %w", err)
+		}
+	}
+	return nil
+}
+
+// defaultDeleteBatch is how many PKs ResourceDeleteExcept reads, and
+// deletes at most, per transaction.
+const defaultDeleteBatch = 5000
+
+// ResourceDeleteExcept walks the subscription's PKs in order, a batch at a
+// time, beside keep (sorted ascending), and deletes those not kept. Each
+// batch is its own transaction, so a large deletion does not hold the
+// SQLite writer for long; a deletion cut short is finished by the next
+// full sync. Tag rows and history go with the resources; tag counts follow.
+func (db *DB) ResourceDeleteExcept(ctx context.Context, subscriptionID string, keep []int64) (int, error) {
+	subscriptionID = strings.ToLower(subscriptionID)
+	if !slices.IsSorted(keep) {
+		keep = slices.Clone(keep)
+		slices.Sort(keep)
+	}
+	deleted := 0
+	var after int64
+	for {
+		var n, read int
+		err := db.inTx(ctx, func(tx *Tx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT pk FROM resources WHERE subscription_id = $1 AND pk > $2 ORDER BY pk LIMIT $3`,
+				subscriptionID, after, db.deleteBatch)
+			if err != nil {
+				return fmt.Errorf("listing resources: %w", err)
+			}
+			var gone []int64
+			for rows.Next() {
+				var pk int64
+				if err := rows.Scan(&pk); err != nil {
+					rows.Close()
+					return fmt.Errorf("listing resources: %w", err)
+				}
+				read++
+				after = pk
+				for len(keep) > 0 && keep[0] < pk {
+					keep = keep[1:]
+				}
+				if len(keep) == 0 || keep[0] != pk {
+					gone = append(gone, pk)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("listing resources: %w", err)
+			}
+			n = len(gone)
+			return tx.deleteResources(ctx, subscriptionID, gone)
+		})
+		if err != nil {
+			return deleted, err
+		}
+		deleted += n
+		if read < db.deleteBatch {
+			return deleted, nil
+		}
+	}
+}
+
+// deleteResources deletes resources by PK with their tag rows (found from
+// the tags each resource keeps), taking their tags off the tag counts and
+// the resources off the subscription's count. Tag history goes with the
+// resources (ON DELETE CASCADE).
+func (tx *Tx) deleteResources(ctx context.Context, subscriptionID string, pks []int64) error {
+	if len(pks) == 0 {
+		return nil
+	}
+	deltas := tagDeltas{}
+	for chunk := range slices.Chunk(pks, 1000) {
+		var a args
+		rows, err := tx.QueryContext(ctx, `SELECT pk, tags FROM resources WHERE pk IN (`+addList(tx.db, &a, chunk)+`) AND tags <> '{}'`, a...)
+		if err != nil {
+			return fmt.Errorf("reading deleted resources' tags: %w", err)
+		}
+		var del []any
+		for rows.Next() {
+			var pk int64
+			var text string
+			var tags map[string]string
+			if err := rows.Scan(&pk, &text); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading deleted resources' tags: %w", err)
+			}
+			if err := fromJSON(text, &tags); err != nil {
+				rows.Close()
+				return err
+			}
+			tr := tagRows(tags)
+			for _, t := range tr {
+				del = append(del, t.keyNorm, pk)
+			}
+			deltas.add(tr, -1)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading deleted resources' tags: %w", err)
+		}
+		if err := tx.deleteTagRows(ctx, del); err != nil {
+			return err
+		}
+		a = nil
+		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE pk IN (`+addList(tx.db, &a, chunk)+`)`, a...)
+		if err != nil {
+			return fmt.Errorf("deleting resources: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count - $1 WHERE id = $2`, n, subscriptionID); err != nil {
+			return fmt.Errorf("counting resources: %w", err)
+		}
+	}
+	return tx.applyTagDeltas(ctx, subscriptionID, deltas)
+}
+
+// deleteSubscriptionTags deletes every tag row of a subscription's
+// resources, walking them in PK order a batch at a time.
+func (tx *Tx) deleteSubscriptionTags(ctx context.Context, subscriptionID string) error {
+	var after int64
+	for {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT pk, tags FROM resources WHERE subscription_id = $1 AND pk > $2 AND tags <> '{}' ORDER BY pk LIMIT 2000`, subscriptionID, after)
+		if err != nil {
+			return fmt.Errorf("reading tags: %w", err)
+		}
+		var del []any
+		n := 0
+		for rows.Next() {
+			var text string
+			var tags map[string]string
+			if err := rows.Scan(&after, &text); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading tags: %w", err)
+			}
+			if err := fromJSON(text, &tags); err != nil {
+				rows.Close()
+				return err
+			}
+			for _, t := range tagRows(tags) {
+				del = append(del, t.keyNorm, after)
+			}
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading tags: %w", err)
+		}
+		if err := tx.deleteTagRows(ctx, del); err != nil {
+			return err
+		}
+		if n < 2000 {
+			return nil
+		}
+	}
+}
+
+const resourceColumns = `r.pk, r.arm_id, r.subscription_id, r.resource_group, r.name, r.type, r.location, r.tags, r.first_seen_at, r.synced_at`
+
+func scanResource(row interface{ Scan(...any) error }) (*steward.Resource, error) {
+	var r steward.Resource
+	var tags string
+	var first, synced sql.NullInt64
+	if err := row.Scan(&r.PK, &r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Name, &r.Type, &r.Location, &tags, &first, &synced); err != nil {
+		return nil, err
+	}
+	if err := fromJSON(tags, &r.Tags); err != nil {
+		return nil, err
+	}
+	r.FirstSeenAt, r.SyncedAt = fromMicros(first), fromMicros(synced)
+	return &r, nil
+}
+
+// ResourceGet finds a resource by ARM ID, case-insensitively.
+func (db *DB) ResourceGet(ctx context.Context, armID string) (*steward.Resource, error) {
+	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources r WHERE r.arm_key = $1`, steward.ResourceKey(armID)))
+	if isNoRows(err) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Resource not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("reading resource: %w", err)
+	}
+	return r, nil
+}
+
+// TagHistory returns a resource's tag changes, newest first; limit defaults
+// to 100 and is at most 1,000.
+func (db *DB) TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*steward.TagHistoryEntry, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT at, tag_key, old_value, new_value, source, actor, edit_id FROM tag_history
+		WHERE resource_pk = $1 ORDER BY id DESC LIMIT $2`, resourcePK, listLimit(limit, 100, 1000))
+	if err != nil {
+		return nil, fmt.Errorf("reading tag history: %w", err)
+	}
+	defer rows.Close()
+	var out []*steward.TagHistoryEntry
+	for rows.Next() {
+		var h steward.TagHistoryEntry
+		var at sql.NullInt64
+		var old, new sql.NullString
+		var edit sql.NullInt64
+		if err := rows.Scan(&at, &h.Key, &old, &new, &h.Source, &h.Actor, &edit); err != nil {
+			return nil, fmt.Errorf("reading tag history: %w", err)
+		}
+		h.At, h.EditID = fromMicros(at), edit.Int64
+		if old.Valid {
+			h.Old = &old.String
+		}
+		if new.Valid {
+			h.New = &new.String
+		}
+		out = append(out, &h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading tag history: %w", err)
+	}
+	return out, nil
+}
+
+// TagKeys lists tag names in use within f's tenant, subscription and scope
+// (its other fields are ignored), from the per-subscription counts that
+// every write keeps up to date. limit defaults to 100 and is at most 1,000.
+func (db *DB) TagKeys(ctx context.Context, f steward.ResourceFilter, limit int) ([]*steward.TagKeyStat, error) {
+	var a args
+	var where []string
+	if f.SubscriptionID != "" {
+		where = append(where, `c.subscription_id = `+a.add(strings.ToLower(f.SubscriptionID)))
+	}
+	var tenantConds []string
+	if f.TenantID != "" {
+		tenantConds = append(tenantConds, `s.tenant_id = `+a.add(strings.ToLower(f.TenantID)))
+	}
+	if f.Scoped {
+		if len(f.Tenants) == 0 {
+			return nil, nil
+		}
+		tenantConds = append(tenantConds, `s.tenant_id IN (`+a.addLower(f.Tenants)+`)`)
+	}
+	if len(tenantConds) > 0 {
+		where = append(where, `c.subscription_id IN (SELECT s.id FROM subscriptions s WHERE `+strings.Join(tenantConds, " AND ")+`)`)
+	}
+	q := `SELECT c.key_norm, c.tag_key, SUM(c.resources) FROM tag_key_counts c`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	rows, err := db.r.QueryContext(ctx, q+` GROUP BY c.key_norm, c.tag_key`, a...)
+	if err != nil {
+		return nil, fmt.Errorf("listing tag names: %w", err)
+	}
+	defer rows.Close()
+	type spelling struct {
+		key string
+		n   int
+	}
+	byKey := map[string][]spelling{}
+	for rows.Next() {
+		var kn, k string
+		var n int
+		if err := rows.Scan(&kn, &k, &n); err != nil {
+			return nil, fmt.Errorf("listing tag names: %w", err)
+		}
+		byKey[kn] = append(byKey[kn], spelling{k, n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing tag names: %w", err)
+	}
+	out := make([]*steward.TagKeyStat, 0, len(byKey))
+	for kn, sp := range byKey {
+		slices.SortFunc(sp, func(a, b spelling) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.key, b.key)) })
+		st := &steward.TagKeyStat{Key: kn}
+		for _, s := range sp {
+			st.Spellings = append(st.Spellings, s.key)
+			st.Resources += s.n
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b *steward.TagKeyStat) int {
+		return cmp.Or(cmp.Compare(b.Resources, a.Resources), cmp.Compare(a.Key, b.Key))
+	})
+	if n := listLimit(limit, 100, 1000); len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// formatPK is a listing's cursor.
+func formatPK(pk int64) string { return strconv.FormatInt(pk, 10) }

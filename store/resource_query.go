@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// How resource listings are planned.
+//
+// A listing pages by PK (keyset), so each query reads one ordered stream of
+// PKs — a "driver" — from an index that yields the filter's matches in PK
+// order, checks the remaining conditions row by row (tag conditions are
+// probes of resource_tags' primary key), and stops after a page.
+//
+// Without tenant or subscription filters the driver is, by preference:
+// the edit items in conflict (few) when InConflict is set; the first
+// KEY=VALUE match (resource_tags_kv); the first KEY match (resource_tags'
+// primary key); the type (resources_type); the resources in PK order.
+//
+// Tenant, scope and subscription filters become a set of subscriptions,
+// and the plan is one of two:
+//
+//   - per subscription: one query "arm" per subscription, each reading at
+//     most a page in PK order from resources_subscription (or
+//     resources_group), merged by PK; a tenant's listing never walks other
+//     tenants' rows. Used for up to maxArms subscriptions.
+//   - global: the unscoped driver with the subscriptions as an IN filter.
+//     Used for more subscriptions, and for a tag filter whose tag is rarer
+//     in the whole inventory than resources are in the scope: the store
+//     counts the tag's index entries, up to the scope's size (kept in
+//     subscriptions.resource_count), and reads the tag index when that is
+//     the smaller read.
+const maxArms = 32
+
+// rareCap bounds the count that compares a tag's frequency with a scope's
+// size (see maxArms).
+const rareCap = 20000
+
+// resourceQuery is a validated, normalised filter.
+type resourceQuery struct {
+	db       *DB
+	f        steward.ResourceFilter
+	exact    [][2]string // key_norm, value
+	anyKeys  []string    // key_norm
+	untagged string      // key_norm
+	rgKey    string
+	typeKey  string
+	name     string // LIKE pattern
+	limit    int
+}
+
+func (db *DB) newResourceQuery(f steward.ResourceFilter) (*resourceQuery, error) {
+	q := &resourceQuery{db: db, f: f}
+	switch {
+	case f.Limit < 0 || f.Limit > 1000:
+		return nil, steward.Errorf(steward.EINVALID, "limit must be from 1 to 1000.")
+	case f.Limit == 0:
+		q.limit = 100
+	default:
+		q.limit = f.Limit
+	}
+	if f.After < 0 {
+		return nil, steward.Errorf(steward.EINVALID, "The cursor is not one this API returned.")
+	}
+	for _, m := range f.Tags {
+		key := steward.TagKey(strings.TrimSpace(m.Key))
+		if key == "" {
+			return nil, steward.Errorf(steward.EINVALID, "A tag filter needs a tag name.")
+		}
+		if m.AnyValue {
+			q.anyKeys = append(q.anyKeys, key)
+		} else {
+			q.exact = append(q.exact, [2]string{key, m.Value})
+		}
+	}
+	q.untagged = steward.TagKey(strings.TrimSpace(f.Untagged))
+	q.rgKey = strings.ToLower(f.ResourceGroup)
+	q.typeKey = strings.ToLower(f.Type)
+	if f.NameContains != "" {
+		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		q.name = "%" + r.Replace(strings.ToLower(f.NameContains)) + "%"
+	}
+	return q, nil
+}
+
+// scope is the set of subscriptions a listing may read.
+type scope struct {
+	all       bool     // nothing limits the listing
+	subs      []string // otherwise these (possibly none)
+	resources int      // how many resources they hold
+}
+
+// scope resolves the tenant, scope and subscription filters.
+func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
+	f := q.f
+	if f.Scoped && len(f.Tenants) == 0 {
+		return scope{}, nil
+	}
+	var a args
+	var conds []string
+	if f.TenantID != "" {
+		conds = append(conds, `tenant_id = `+a.add(strings.ToLower(f.TenantID)))
+	}
+	if f.Scoped {
+		conds = append(conds, `tenant_id IN (`+a.addLower(f.Tenants)+`)`)
+	}
+	if f.SubscriptionID != "" {
+		conds = append(conds, `id = `+a.add(strings.ToLower(f.SubscriptionID)))
+	}
+	if len(conds) == 0 {
+		return scope{all: true}, nil
+	}
+	rows, err := q.db.r.QueryContext(ctx, `SELECT id, resource_count FROM subscriptions WHERE `+strings.Join(conds, " AND ")+` ORDER BY id`, a...)
+	if err != nil {
+		return scope{}, fmt.Errorf("listing subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var sc scope
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return scope{}, fmt.Errorf("listing subscriptions: %w", err)
+		}
+		sc.subs = append(sc.subs, id)
+		sc.resources += n
+	}
+	if err := rows.Err(); err != nil {
+		return scope{}, fmt.Errorf("listing subscriptions: %w", err)
+	}
+	return sc, nil
+}
+
+// tagIndexCheaper reports whether, for a scoped listing, the first tag
+// filter's index holds fewer entries than the scope holds resources, so
+// that reading the index (and dropping other subscriptions' rows) reads
+// less than scanning the scope.
+func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, error) {
+	limit := min(sc.resources, rareCap)
+	if limit == 0 {
+		return false, nil
+	}
+	var a args
+	query := `SELECT count(*) FROM (SELECT 1 FROM resource_tags WHERE key_norm = `
+	if len(q.exact) > 0 {
+		query += a.add(q.exact[0][0]) + ` AND tag_value = ` + a.add(q.exact[0][1])
+	} else {
+		query += a.add(q.anyKeys[0])
+	}
+	query += ` LIMIT ` + a.add(limit) + `) AS c`
+	var n int
+	if err := q.db.r.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
+		return false, fmt.Errorf("counting tagged resources: %w", err)
+	}
+	return n < limit, nil
+}
+
+func (q *resourceQuery) hasTags() bool { return len(q.exact) > 0 || len(q.anyKeys) > 0 }
+
+// arm returns one query: SELECT sel over the resources (alias r) that match
+// the filter. With sub it reads that subscription through a
+// subscription-leading index; otherwise it reads a global driver, tag
+// indexes included when tagIndex, limited to subIn when that is set.
+// ordered adds the keyset condition, PK order and the page limit.
+func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, ordered bool) string {
+	db := q.db
+	var from, pkCol string
+	// Conditions, in the order their parameters are added (SQLite's
+	// anonymous placeholders need text order to be argument order).
+	var where []string
+	needR := strings.Contains(sel, "r.")
+	onR := func(cond string) { where, needR = append(where, cond), true }
+	usedExact, usedAny := -1, -1
+	var subDone, rgDone, typeDone, conflictDone bool
+	switch {
+	case sub != "" || (!ordered && subIn != nil && !tagIndex && !q.f.InConflict):
+		index := "resources_subscription"
+		if q.rgKey != "" {
+			index, rgDone = "resources_group", true
+		}
+		from, pkCol, subDone = "resources r"+db.indexedBy(index), "r.pk", true
+		if sub != "" {
+			onR("r.subscription_id = " + a.add(sub))
+		} else {
+			onR("r.subscription_id IN ("+addList(db, a, subIn)+")")
+		}
+		if rgDone {
+			onR("r.resource_group_key = "+a.add(q.rgKey))
+		}
+	case q.f.InConflict:
+		from, pkCol, conflictDone = "resources r", "r.pk", true
+		onR(`r.pk IN (SELECT c.resource_pk FROM tag_edit_items c WHERE c.status = 'conflict')`)
+	case tagIndex && len(q.exact) > 0:
+		usedExact, pkCol = 0, "t0.resource_pk"
+		from = "resource_tags t0" + db.indexedBy("resource_tags_kv")
+		where = append(where, "t0.key_norm = "+a.add(q.exact[0][0]), "t0.tag_value = "+a.add(q.exact[0][1]))
+	case tagIndex && len(q.anyKeys) > 0:
+		// The primary key (key_norm, resource_pk) yields PK order.
+		usedAny, pkCol = 0, "t0.resource_pk"
+		from = "resource_tags t0"
+		where = append(where, "t0.key_norm = "+a.add(q.anyKeys[0]))
+	case q.typeKey != "":
+		from, pkCol, typeDone = "resources r"+db.indexedBy("resources_type"), "r.pk", true
+		onR("r.type_key = "+a.add(q.typeKey))
+	default:
+		from, pkCol = "resources r"+db.notIndexed(), "r.pk"
+	}
+	if subIn != nil && !subDone {
+		onR("r.subscription_id IN ("+addList(db, a, subIn)+")")
+	}
+	if q.rgKey != "" && !rgDone {
+		onR("r.resource_group_key = "+a.add(q.rgKey))
+	}
+	if q.typeKey != "" && !typeDone {
+		onR("r.type_key = "+a.add(q.typeKey))
+	}
+	for i, m := range q.exact {
+		if i != usedExact {
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(m[0])+" AND x.resource_pk = r.pk AND x.tag_value = "+a.add(m[1])+")")
+		}
+	}
+	for i, k := range q.anyKeys {
+		if i != usedAny {
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(k)+" AND x.resource_pk = r.pk)")
+		}
+	}
+	if q.untagged != "" {
+		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(q.untagged)+" AND x.resource_pk = r.pk)")
+	}
+	if q.f.InConflict && !conflictDone {
+		onR(`EXISTS (SELECT 1 FROM tag_edit_items c WHERE c.status = 'conflict' AND c.resource_pk = r.pk)`)
+	}
+	if q.name != "" {
+		onR(`LOWER(r.name) LIKE `+a.add(q.name)+` ESCAPE '\'`)
+	}
+	if ordered && q.f.After > 0 {
+		where = append(where, pkCol+" > "+a.add(q.f.After))
+	}
+	// A tag driver joins the resources only when it needs them.
+	if strings.HasPrefix(from, "resource_tags t0") && needR {
+		from += " CROSS JOIN resources r"
+		where = append(where, "r.pk = t0.resource_pk")
+	}
+	s := "SELECT " + sel + " FROM " + from
+	if len(where) > 0 {
+		s += " WHERE " + strings.Join(where, " AND ")
+	}
+	if ordered {
+		s += " ORDER BY " + pkCol + " LIMIT " + a.add(q.limit+1)
+	}
+	return s
+}
+
+// listSQL returns the query for one page of the listing.
+func (q *resourceQuery) listSQL(ctx context.Context, a *args, sc scope) (string, error) {
+	switch {
+	case sc.all:
+		return q.arm(a, resourceColumns, "", nil, true, true), nil
+	case q.f.InConflict:
+		return q.arm(a, resourceColumns, "", sc.subs, false, true), nil
+	}
+	global := len(sc.subs) > maxArms
+	if q.hasTags() && !global {
+		var err error
+		if global, err = q.tagIndexCheaper(ctx, sc); err != nil {
+			return "", err
+		}
+	}
+	switch {
+	case global:
+		return q.arm(a, resourceColumns, "", sc.subs, true, true), nil
+	case len(sc.subs) == 1:
+		return q.arm(a, resourceColumns, sc.subs[0], nil, false, true), nil
+	}
+	arms := make([]string, len(sc.subs))
+	for i, sub := range sc.subs {
+		arms[i] = "SELECT pk FROM (" + q.arm(a, "r.pk AS pk", sub, nil, false, true) + ") AS a" + strconv.Itoa(i)
+	}
+	return "SELECT " + resourceColumns + " FROM (" + strings.Join(arms, " UNION ALL ") + " ORDER BY pk LIMIT " + a.add(q.limit+1) +
+		") AS p CROSS JOIN resources r WHERE r.pk = p.pk ORDER BY r.pk", nil
+}
+
+// ResourceList returns a page of resources matching f in PK order and the
+// cursor of the next page ("" at the end). See maxArms for how it is
+// planned.
+func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*steward.Resource, string, error) {
+	q, err := db.newResourceQuery(f)
+	if err != nil {
+		return nil, "", err
+	}
+	sc, err := q.scope(ctx)
+	if err != nil || (!sc.all && len(sc.subs) == 0) {
+		return nil, "", err
+	}
+	var a args
+	query, err := q.listSQL(ctx, &a, sc)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := db.r.QueryContext(ctx, query, a...)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing resources: %w", err)
+	}
+	defer rows.Close()
+	out := make([]*steward.Resource, 0, q.limit+1)
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading resource: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("listing resources: %w", err)
+	}
+	next := ""
+	if len(out) > q.limit {
+		out = out[:q.limit]
+		next = formatPK(out[q.limit-1].PK)
+	}
+	return out, next, nil
+}
+
+// ResourceCount counts the resources matching f (Limit and After ignored),
+// planned like a listing but without order: a scope is an IN list.
+func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int, error) {
+	f.Limit, f.After = 0, 0
+	q, err := db.newResourceQuery(f)
+	if err != nil {
+		return 0, err
+	}
+	sc, err := q.scope(ctx)
+	if err != nil || (!sc.all && len(sc.subs) == 0) {
+		return 0, err
+	}
+	tagIndex := sc.all
+	if !sc.all && q.hasTags() {
+		if tagIndex, err = q.tagIndexCheaper(ctx, sc); err != nil {
+			return 0, err
+		}
+	}
+	var a args
+	query := q.arm(&a, "COUNT(*)", "", sc.subs, tagIndex, false)
+	var n int
+	if err := db.r.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting resources: %w", err)
+	}
+	return n, nil
+}
