@@ -186,10 +186,10 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 		if sub != "" {
 			onR("r.subscription_id = " + a.add(sub))
 		} else {
-			onR("r.subscription_id IN ("+addList(db, a, subIn)+")")
+			onR("r.subscription_id IN (" + addList(db, a, subIn) + ")")
 		}
 		if rgDone {
-			onR("r.resource_group_key = "+a.add(q.rgKey))
+			onR("r.resource_group_key = " + a.add(q.rgKey))
 		}
 	case q.f.InConflict:
 		from, pkCol, conflictDone = "resources r", "r.pk", true
@@ -205,37 +205,37 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 		where = append(where, "t0.key_norm = "+a.add(q.anyKeys[0]))
 	case q.typeKey != "":
 		from, pkCol, typeDone = "resources r"+db.indexedBy("resources_type"), "r.pk", true
-		onR("r.type_key = "+a.add(q.typeKey))
+		onR("r.type_key = " + a.add(q.typeKey))
 	default:
 		from, pkCol = "resources r"+db.notIndexed(), "r.pk"
 	}
 	if subIn != nil && !subDone {
-		onR("r.subscription_id IN ("+addList(db, a, subIn)+")")
+		onR("r.subscription_id IN (" + addList(db, a, subIn) + ")")
 	}
 	if q.rgKey != "" && !rgDone {
-		onR("r.resource_group_key = "+a.add(q.rgKey))
+		onR("r.resource_group_key = " + a.add(q.rgKey))
 	}
 	if q.typeKey != "" && !typeDone {
-		onR("r.type_key = "+a.add(q.typeKey))
+		onR("r.type_key = " + a.add(q.typeKey))
 	}
 	for i, m := range q.exact {
 		if i != usedExact {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(m[0])+" AND x.resource_pk = r.pk AND x.tag_value = "+a.add(m[1])+")")
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(m[0]) + " AND x.resource_pk = r.pk AND x.tag_value = " + a.add(m[1]) + ")")
 		}
 	}
 	for i, k := range q.anyKeys {
 		if i != usedAny {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(k)+" AND x.resource_pk = r.pk)")
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(k) + " AND x.resource_pk = r.pk)")
 		}
 	}
 	if q.untagged != "" {
-		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = "+a.add(q.untagged)+" AND x.resource_pk = r.pk)")
+		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(q.untagged) + " AND x.resource_pk = r.pk)")
 	}
 	if q.f.InConflict && !conflictDone {
 		onR(`EXISTS (SELECT 1 FROM tag_edit_items c WHERE c.status = 'conflict' AND c.resource_pk = r.pk)`)
 	}
 	if q.name != "" {
-		onR(`LOWER(r.name) LIKE `+a.add(q.name)+` ESCAPE '\'`)
+		onR(`LOWER(r.name) LIKE ` + a.add(q.name) + ` ESCAPE '\'`)
 	}
 	if ordered && q.f.After > 0 {
 		where = append(where, pkCol+" > "+a.add(q.f.After))
