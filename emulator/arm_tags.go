@@ -26,6 +26,7 @@ func (e *Emulator) registerARMExtensions() {
 	e.registerARM(armExtension{Namespace: "Microsoft.Authorization", Type: "roleDefinitions", APIVersions: roleDefinitionVersions, Serve: (*armCall).serveRoleDefinitions})
 	e.registerARM(armExtension{Namespace: "Microsoft.Authorization", Type: "permissions", APIVersions: roleDefinitionVersions, Serve: (*armCall).servePermissions})
 	e.registerARM(armExtension{Namespace: "Microsoft.Insights", Type: "eventtypes", APIVersions: insightsEventVersions, Serve: (*armCall).serveActivityLog})
+	e.registerPartB()
 }
 
 // tagEntity is the taggable thing behind a scope.

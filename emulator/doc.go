@@ -38,6 +38,13 @@
 //	                                                   removePassword, keyCredentials), servicePrincipals,
 //	                                                   users, /me, groups (+members), organization
 //	/subscriptions…, /tenants, /providers…             Azure Resource Manager
+//	/providers/Microsoft.ResourceGraph/resources       Resource Graph (POST, KQL subset)
+//	{scope}/providers/Microsoft.CostManagement/query   Cost Management query (POST; subscription or group)
+//	/providers/Microsoft.ManagementPartner/partners[/{id}]
+//	                                                   Partner Admin Link (PUT, GET, PATCH, DELETE)
+//	{scope}/providers/Microsoft.ManagedServices/registrationDefinitions/{id}
+//	{scope}/providers/Microsoft.ManagedServices/registrationAssignments/{id}
+//	                                                   Lighthouse (PUT, GET, list, DELETE)
 //	/metadata/endpoints                                cloud metadata (az cloud register)
 //
 // {tenant} is a tenant GUID, a domain (contoso.onmicrosoft.com), "common" or
@@ -135,27 +142,68 @@
 //   - Deleting a service principal or app stops new tokens (AADSTS700016);
 //     tokens already issued keep working until they expire, and role
 //     assignments stay behind, orphaned, as in Azure.
+//   - Cost Management's QPU windows are kept per caller tenant (Microsoft
+//     says "per tenant" without saying which), and the -qpu-remaining list
+//     format is the emulator's own (only "QueriesPerHour:n" has been seen
+//     in the wild). A refused query consumes nothing here.
+//   - Lighthouse writes finish at once (201 with provisioningState
+//     Succeeded, no Azure-AsyncOperation), and its validation errors use
+//     the code InvalidRequest, as Azure's codes are not published. The
+//     rules are kept here rather than imported from package lighthouse, so
+//     the emulator stays an independent check on Steward's validator.
 //
-// # Extending it (part B)
+// # Resource Graph, Cost Management, Partner Admin Link, Lighthouse
 //
-// Lighthouse, Resource Graph, Cost Management and Partner Admin Link plug in
-// without touching the core:
+// These plug in as ARM extension types (partb.go: registerARM with an
+// armExtension{Namespace, Type, APIVersions, Kind, SkipThrottle, Serve}),
+// persist through a stateHook in the state file's Ext map, and decide
+// access through rbac.go like everything else.
 //
-//   - ARM extension types: e.registerARM(armExtension{Namespace, Type,
-//     APIVersions, Kind, SkipThrottle, Serve}) in registerARMExtensions;
-//     Serve gets an armCall with the parsed scope, the rest of the path, the
-//     caller and (after loadGrants) its grants. Writes set c.action and
-//     c.resourceID to land in the activity log.
-//   - Delegations: append a grantHook to world.grantHooks projecting a
-//     managing tenant's principals onto delegated scopes, and add the
-//     managing tenant to subscription.ManagedByTenants (tokens from it are
-//     then accepted, GET /subscriptions lists the subscription and GET
-//     /tenants shows the customer as ProjectedBy). world.transferSubscription
-//     moves a subscription between tenants.
-//   - Quotas: the limiter takes any keys and bucket specs (a window of N per
-//     T is a bucket of N refilled at N/T).
-//   - State: append a stateHook{name, save, load} to e.stateHooks; its bytes
-//     travel in the state file's Ext map.
-//   - Costs can key on resource IDs and creation times; Resource Graph can
-//     walk world.subList → groups → resources with the same RBAC filter.
+//   - Resource Graph (resourcegraph.go, kql.go): Resources with where,
+//     project, order by, limit, count and summarize count() by; rows of the
+//     subscriptions named (or all the caller can see, delegated ones
+//     included) filtered by RBAC; pages of up to 1,000 with $skipToken when
+//     id is projected (else resultTruncated); objectArray or table results.
+//     Quota: 15 queries per 5-second window per caller, in
+//     x-ms-user-quota-remaining and x-ms-user-quota-resets-after (hh:mm:ss);
+//     429 RateLimiting with Retry-After. Bad queries: 400 BadRequest with
+//     InvalidQuery and ParserFailure (line, position, token) in details.
+//   - Cost Management (costs.go, costquery.go): ActualCost, AmortizedCost
+//     and Usage; Custom, MonthToDate, TheLastMonth, WeekToDate; granularity
+//     Daily (UsageDate yyyymmdd), Monthly (BillingMonth) or None; Sum of
+//     Cost, PreTaxCost, CostUSD or PreTaxCostUSD; up to two groupings by
+//     dimension (ResourceId, ResourceGroupName, ResourceType, ServiceName,
+//     ResourceLocation, SubscriptionId, MeterCategory…) or TagKey (TagKey and
+//     TagValue columns, null for untagged cost); dimension and tag filters
+//     with and/or/not. Costs are deterministic per resource and day (seed,
+//     ID, type, SKU, date), none before a resource's creation, through
+//     yesterday, in the customer tenant's currency (USD, EUR or GBP). 1,000
+//     rows a page; nextLink is the same URL with $skiptoken, POSTed the same
+//     body. Needs query/action or read (401 RBACAccessDenied otherwise).
+//     QPU: a query costs one per calendar month it spans, from windows of
+//     12 per 10 s, 60 per minute and 600 per hour per caller tenant; headers
+//     x-ms-ratelimit-microsoft.costmanagement-qpu-consumed, -qpu-remaining
+//     ("QueriesPerTenSeconds:n;QueriesPerMinute:n;QueriesPerHour:n") and, on
+//     429, -qpu-retry-after with Retry-After.
+//   - Partner Admin Link (pal.go): one link per calling identity, keyed by
+//     its tenant and object ID; 6–7 digit MPN IDs; the estate's partner has
+//     Emulator.PartnerMPNID.
+//   - Lighthouse (lighthouse.go): definitions checked against Azure's role
+//     rules (400 InvalidRequest); an assignment adds the managing tenant to
+//     the subscription's managedByTenants and projects each authorization's
+//     role onto the assignment's scope through the grant hook
+//     lighthouseGrants; deleting it ends both. Writing needs the type's
+//     write action and Microsoft.Authorization/roleAssignments/write.
+//
+// The limiter (throttle.go) takes any keys and bucket specs; fixed-window
+// quotas with a reset time (Resource Graph, Cost Management) use
+// quotaWindows (quota.go). world.transferSubscription ends delegations.
+//
+// Known gaps beyond the list above: Resource Graph serves only the Resources
+// table (no ResourceContainers, joins, extend or mv-expand) and no
+// management-group scopes; cost history follows the live estate, so a
+// deleted resource's past costs vanish; Cost Management serves no billing
+// account or management group scopes; Lighthouse eligible authorizations are
+// stored but never activate, and User Access Administrator authorizations
+// are not projected.
 package emulator

@@ -26,6 +26,7 @@ type Emulator struct {
 	ca      *certAuthority
 	signer  *signingKey
 	limiter *limiter
+	quotas  *quotaWindows // Resource Graph and Cost Management quotas
 	faults  atomic.Pointer[faultState]
 	tokens  tokenCache
 	armExt  map[string]armExtension
@@ -64,6 +65,7 @@ func New(cfg Config) (*Emulator, error) {
 		stopCh: make(chan struct{}),
 	}
 	e.limiter = newLimiter(cfg.Now)
+	e.quotas = newQuotaWindows()
 	e.faults.Store(newFaultState(cfg.Faults))
 	e.registerARMExtensions()
 

@@ -37,6 +37,11 @@ type world struct {
 	// assignments (Lighthouse delegations, part B). See rbac.go.
 	grantHooks []grantHook
 
+	// Part B: Partner Admin Link by caller (lower tenant/object ID), and
+	// Lighthouse registrations by subscription ID (lighthouse.go).
+	partners   map[string]*partnerLink
+	lighthouse map[string]*lhSub
+
 	estate string
 	seed   int64
 }
@@ -53,6 +58,10 @@ func newWorld() *world {
 		flows:    map[string]*authFlow{},
 		codes:    map[string]*authCode{},
 		refresh:  map[string]*refreshGrant{},
+
+		partners:   map[string]*partnerLink{},
+		lighthouse: map[string]*lhSub{},
+		grantHooks: []grantHook{lighthouseGrants},
 	}
 }
 
@@ -157,6 +166,7 @@ func (w *world) transferSubscription(subID, toTenant string) bool {
 	s.TenantID = t.ID
 	s.Assignments = nil
 	s.ManagedByTenants = nil
+	delete(w.lighthouse, s.ID)
 	return true
 }
 
