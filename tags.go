@@ -81,6 +81,9 @@ type TagEditRequest struct {
 	Merge     map[string]string `json:"merge,omitempty"`
 	Delete    []string          `json:"delete,omitempty"`
 	Rename    map[string]string `json:"rename,omitempty"` // old name -> new name
+	// SkipRefused applies the edit to the resources it may change and
+	// leaves out those it may not, instead of refusing the whole edit.
+	SkipRefused bool `json:"skipRefused,omitempty"`
 }
 
 // Validate checks the request's own shape before any resource is looked at.

@@ -90,8 +90,14 @@
 // partner tenant (Adatum Partners) with Steward's multi-tenant app; Contoso
 // (three subscriptions, an Owner admin, a Reader and a Tag Contributor app
 // for people's own tests, a security group holding Reader); Northwind (two
-// subscriptions); more customers in the medium (50 subscriptions, ≈100,000
-// resources) and large (1,000 subscriptions, 1,000,000 resources) estates.
+// subscriptions, each delegated to the partner through Lighthouse: the
+// registration "Steward managed services" gives the partner's Steward
+// Operators group Reader, and Steward's service principal Reader, Tag
+// Contributor and Cost Management Reader, so Steward's app signed in to the
+// partner tenant sees exactly Northwind's subscriptions); more customers in
+// the medium (50 subscriptions, ≈100,000 resources) and large (1,000
+// subscriptions, 1,000,000 resources) estates, which have the same
+// partner, Contoso and Northwind.
 // Tags are realistically messy: Env/env/ENV, typos (enviroment), missing
 // owners, untagged resources.
 //
@@ -193,7 +199,10 @@
 //     the subscription's managedByTenants and projects each authorization's
 //     role onto the assignment's scope through the grant hook
 //     lighthouseGrants; deleting it ends both. Writing needs the type's
-//     write action and Microsoft.Authorization/roleAssignments/write.
+//     write action and Microsoft.Authorization/roleAssignments/write. The
+//     estate's own delegations (Northwind's) are made at seeding by
+//     world.delegateSubscription, with the same checks and records as the
+//     API, as if Northwind's admin had onboarded them.
 //
 // The limiter (throttle.go) takes any keys and bucket specs; fixed-window
 // quotas with a reset time (Resource Graph, Cost Management) use

@@ -37,6 +37,12 @@ const (
 	StewardAppName      = "Steward"
 	ContosoReaderApp    = "contoso-reader"
 	ContosoTaggerApp    = "contoso-tag-contributor"
+
+	// StewardOperatorsGroup is the partner's security group of operators.
+	StewardOperatorsGroup = "Steward Operators"
+	// LighthouseOfferName is the registration definition (offer) through
+	// which Northwind delegates its subscriptions to the partner.
+	LighthouseOfferName = "Steward managed services"
 )
 
 func newRNG(seed int64, stream uint64) *rand.Rand {
@@ -157,8 +163,9 @@ func seedEstate(name string, seed int64, now time.Time) (*world, string, error) 
 	padmin := d.user(partner, "Partner", "Admin", "admin", "Global Administrator", true)
 	ops := d.user(partner, "Olivia", "Operator", "olivia.operator", "Cloud Operations Engineer", false)
 	d.user(partner, "Pete", "Analyst", "pete.analyst", "FinOps Analyst", false)
-	w.addGroup(&group{ID: rngGUID(d.r), TenantID: partner.ID, DisplayName: "Steward Operators", MailNickname: "steward-operators",
-		SecurityEnabled: true, Members: []string{ops.ID}, Created: seedRef.AddDate(-1, 0, 0)})
+	operators := &group{ID: rngGUID(d.r), TenantID: partner.ID, DisplayName: StewardOperatorsGroup, MailNickname: "steward-operators",
+		SecurityEnabled: true, Members: []string{ops.ID}, Created: seedRef.AddDate(-1, 0, 0)}
+	w.addGroup(operators)
 	stewardApp, stewardSP := d.app(partner, StewardAppName, "AzureADMultipleOrgs")
 	stewardApp.RequiredAccess = map[string][]string{resARM: {"user_impersonation"}, resGraph: {"User.Read"}}
 	stewardApp.Owners = []string{stewardSP.ID, padmin.ID}
@@ -223,7 +230,28 @@ func seedEstate(name string, seed int64, now time.Time) (*world, string, error) 
 		d.assign(s.scope(), steward.BuiltInReader, readerSP.ID, principalServicePrincipal)
 		d.assign(s.scope(), steward.BuiltInTagContributor, taggerSP.ID, principalServicePrincipal)
 	}
-	customer(NorthwindTenantName, spec.northwindSubs, 3)
+	northwind, nsubs := customer(NorthwindTenantName, spec.northwindSubs, 3)
+	// Northwind delegates its subscriptions to the partner through Lighthouse,
+	// onboarded by its admin. The registration names come from a stream of
+	// their own, so the directory's IDs stay what they were.
+	lr := newRNG(seed, 2)
+	nadmin := w.userByUPN("admin@" + northwind.Domain)
+	for _, s := range nsubs {
+		props := map[string]any{
+			"registrationDefinitionName": LighthouseOfferName,
+			"description":                PartnerTenantName + " manages " + NorthwindTenantName + "'s Azure estate with Steward: inventory, tags and costs.",
+			"managedByTenantId":          partner.ID,
+			"authorizations": []any{
+				map[string]any{"principalId": operators.ID, "principalIdDisplayName": operators.DisplayName, "roleDefinitionId": steward.BuiltInReader},
+				map[string]any{"principalId": stewardSP.ID, "principalIdDisplayName": stewardSP.DisplayName, "roleDefinitionId": steward.BuiltInReader},
+				map[string]any{"principalId": stewardSP.ID, "principalIdDisplayName": stewardSP.DisplayName, "roleDefinitionId": steward.BuiltInTagContributor},
+				map[string]any{"principalId": stewardSP.ID, "principalIdDisplayName": stewardSP.DisplayName, "roleDefinitionId": steward.BuiltInCostManagementReader},
+			},
+		}
+		if err := w.delegateSubscription(s, rngGUID(lr), rngGUID(lr), props, nadmin.UPN, seedRef); err != nil {
+			return nil, "", err
+		}
+	}
 	for i := 0; i < spec.otherTenants; i++ {
 		name := companyNames[i%len(companyNames)]
 		if i >= len(companyNames) {

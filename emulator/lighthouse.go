@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -151,6 +152,40 @@ func (w *world) refreshManagedBy(s *subscription) {
 	s.ManagedByTenants = out
 }
 
+// delegateSubscription onboards a subscription as a PUT of the definition
+// defName (properties props) and then of the assignment asgName, both at
+// the subscription's scope, would: the same checks, the same records, the
+// same projection. by is the onboarding identity (a UPN or an app ID) and
+// at when it happened. The estate uses it for its seeded delegations.
+func (w *world) delegateSubscription(s *subscription, defName, asgName string, props map[string]any, by string, at time.Time) error {
+	defName, asgName = strings.ToLower(defName), strings.ToLower(asgName)
+	if !isGUID(defName) || !isGUID(asgName) {
+		return fmt.Errorf("lighthouse: registration names %q and %q must be GUIDs", defName, asgName)
+	}
+	d, aerr := w.checkDefinition(s, props)
+	if aerr != nil {
+		return fmt.Errorf("lighthouse: %s", aerr.Message)
+	}
+	ls := w.lighthouse[s.ID]
+	if ls == nil {
+		ls = &lhSub{}
+		w.lighthouse[s.ID] = ls
+	}
+	if ls.definition(defName) != nil || slices.ContainsFunc(ls.Assignments, func(a *regAssignment) bool { return a.Name == asgName }) {
+		return fmt.Errorf("lighthouse: %s already has registration %s or %s", s.ID, defName, asgName)
+	}
+	scope := s.scope()
+	d.Name, d.Scope, d.ScopeKey = defName, scope, scope
+	d.Created, d.Updated, d.CreatedBy = at, at, by
+	ls.Definitions = append(ls.Definitions, d)
+	ls.Assignments = append(ls.Assignments, &regAssignment{
+		Name: asgName, Scope: scope, ScopeKey: scope, DefinitionID: scope + lhProvider + "registrationDefinitions/" + defName,
+		DefName: defName, Created: at, CreatedBy: by,
+	})
+	w.refreshManagedBy(s)
+	return nil
+}
+
 // lhRoleProblem says why Lighthouse refuses a role, or "".
 func lhRoleProblem(r *steward.RoleDefinition, delegated bool) string {
 	if strings.EqualFold(r.ID, steward.BuiltInOwner) {
@@ -185,7 +220,7 @@ func lhInvalid(format string, args ...any) *armError {
 }
 
 // checkDefinition validates a definition's properties against Azure's rules.
-func (c *armCall) checkDefinition(s *subscription, props map[string]any) (*regDefinition, *armError) {
+func (w *world) checkDefinition(s *subscription, props map[string]any) (*regDefinition, *armError) {
 	raw, jerr := json.Marshal(props)
 	if jerr != nil {
 		return nil, lhInvalid("The properties could not be read.")
@@ -198,7 +233,7 @@ func (c *armCall) checkDefinition(s *subscription, props map[string]any) (*regDe
 	if strings.EqualFold(tid, s.TenantID) {
 		return nil, lhInvalid("The managedByTenantId '%s' is the customer's own tenant; a delegation must name another tenant.", tid)
 	}
-	if c.e.w.tenants[strings.ToLower(tid)] == nil {
+	if w.tenants[strings.ToLower(tid)] == nil {
 		return nil, lhInvalid("The managing tenant '%s' was not found.", tid)
 	}
 	d.ManagedByTenantID = strings.ToLower(tid)
@@ -375,7 +410,7 @@ func (c *armCall) denied(rv resolved, actions ...string) *armError {
 
 func (c *armCall) putDefinition(rv resolved, name string, props map[string]any, plan json.RawMessage) (int, []byte, *armError) {
 	w := c.e.w
-	d, err := c.checkDefinition(rv.sub, props)
+	d, err := w.checkDefinition(rv.sub, props)
 	if err != nil {
 		return 0, nil, err
 	}

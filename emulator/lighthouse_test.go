@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,9 +210,12 @@ func TestLighthouseDelegation(t *testing.T) {
 	if all, _ := listAll(t, rc, nil); len(all) != b.countResources(sub) {
 		t.Fatalf("partner lists %d resources", len(all))
 	}
+	// Resource Graph spans every delegated subscription: this one and the
+	// estate's own Northwind delegation.
+	seeded := b.countResources(b.tenant(t, NorthwindTenantName).Subscriptions...)
 	gc, _ := armresourcegraph.NewClient(stewardCred, b.armOptions())
-	if _, _, total := argAll(t, gc, "Resources | project id", nil, 0); int(total) != b.countResources(sub) {
-		t.Fatalf("Resource Graph across tenants: %d", total)
+	if _, _, total := argAll(t, gc, "Resources | project id", nil, 0); int(total) != b.countResources(sub)+seeded {
+		t.Fatalf("Resource Graph across tenants: %d, want %d", total, b.countResources(sub)+seeded)
 	}
 	qc, _ := armcostmanagement.NewQueryClient(stewardCred, b.armOptions())
 	today := b.clock.Now().UTC().Truncate(24 * time.Hour)
@@ -242,8 +246,8 @@ func TestLighthouseDelegation(t *testing.T) {
 	}
 	st, body = b.armRaw(t, stewardCred, http.MethodGet, "/subscriptions/"+sub+"/resources?api-version=2021-04-01", nil)
 	wantRaw(t, st, body, 401, "InvalidAuthenticationTokenTenant")
-	if _, _, total := argAll(t, gc, "Resources | project id", nil, 0); total != 0 {
-		t.Fatalf("Resource Graph after offboarding: %d", total)
+	if _, _, total := argAll(t, gc, "Resources | project id", nil, 0); int(total) != seeded {
+		t.Fatalf("Resource Graph after offboarding: %d, want Northwind's %d", total, seeded)
 	}
 	if st, _ = b.armRaw(t, owner, http.MethodDelete, defPath, nil); st != 200 {
 		t.Fatalf("delete definition: %d", st)
@@ -329,5 +333,198 @@ func TestPartBStatePersists(t *testing.T) {
 	c := &caller{TenantID: ids.partnerTenant, ObjectID: ids.stewardSP}
 	if g := e2.w.grantsIn(c, s); len(g) != 2 {
 		t.Fatalf("restored projection: %d grants", len(g))
+	}
+}
+
+// The seeded estate delegates Northwind's subscriptions to the partner:
+// Steward's app, signed in to its home tenant, sees them with the partner
+// as managing tenant, reads their resources and costs, writes tags, and
+// nothing else.
+func TestSeededNorthwindDelegation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, withConfig(noThrottling))
+	ctx := context.Background()
+	ids := b.lighthouseIDs(t)
+	northwind := b.tenant(t, NorthwindTenantName)
+	if len(northwind.Subscriptions) != 2 {
+		t.Fatalf("Northwind has %d subscriptions", len(northwind.Subscriptions))
+	}
+	stewardCred := b.stewardCred(t)
+	if b.cf.App.TenantID != ids.partnerTenant {
+		t.Fatalf("Steward's app is registered in %s, not the partner tenant", b.cf.App.TenantID)
+	}
+
+	// GET /subscriptions: exactly Northwind's, managed by the partner.
+	sc, _ := armsubscriptions.NewClient(stewardCred, b.armOptions())
+	var seen []string
+	for p := sc.NewListPager(nil); p.More(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Value {
+			seen = append(seen, *s.SubscriptionID)
+			if *s.TenantID != northwind.ID || len(s.ManagedByTenants) != 1 || *s.ManagedByTenants[0].TenantID != ids.partnerTenant {
+				t.Fatalf("subscription %s: tenant %s, managedByTenants %v", *s.SubscriptionID, *s.TenantID, s.ManagedByTenants)
+			}
+		}
+	}
+	if len(seen) != 2 || !slices.Contains(seen, northwind.Subscriptions[0]) || !slices.Contains(seen, northwind.Subscriptions[1]) {
+		t.Fatalf("Steward sees %v, want Northwind's %v", seen, northwind.Subscriptions)
+	}
+	// Other customers stay out of reach.
+	st, body := b.armRaw(t, stewardCred, http.MethodGet, "/subscriptions/"+b.tenant(t, ContosoTenantName).Subscriptions[0]+"/resources?api-version=2021-04-01", nil)
+	wantRaw(t, st, body, 401, "InvalidAuthenticationTokenTenant")
+
+	today := b.clock.Now().UTC().Truncate(24 * time.Hour)
+	for _, sub := range northwind.Subscriptions {
+		// Reads: resources, groups, one resource through its provider, costs.
+		rc, _ := armresources.NewClient(sub, stewardCred, b.armOptions())
+		all, _ := listAll(t, rc, nil)
+		if len(all) == 0 || len(all) != b.countResources(sub) {
+			t.Fatalf("%s: Steward lists %d resources, want %d", sub, len(all), b.countResources(sub))
+		}
+		gc, _ := armresources.NewResourceGroupsClient(sub, stewardCred, b.armOptions())
+		if page, err := gc.NewListPager(nil).NextPage(ctx); err != nil || len(page.Value) == 0 {
+			t.Fatalf("%s: resource groups: %v", sub, err)
+		}
+		var vault string
+		for _, r := range all {
+			if *r.Type == "Microsoft.KeyVault/vaults" {
+				vault = *r.ID
+			}
+		}
+		if vault != "" {
+			if _, err := rc.GetByID(ctx, vault, "2023-07-01", nil); err != nil {
+				t.Fatalf("%s: Reader reads a resource: %v", sub, err)
+			}
+		}
+		qc, _ := armcostmanagement.NewQueryClient(stewardCred, b.armOptions())
+		if _, err := qc.Usage(ctx, "subscriptions/"+sub, costDefinition(costOpts(today.AddDate(0, 0, -7), today, "", "Cost")), nil); err != nil {
+			t.Fatalf("%s: delegated cost query: %v", sub, err)
+		}
+
+		// Tag writes, at a resource and at the subscription.
+		tc, _ := armresources.NewTagsClient(sub, stewardCred, b.armOptions())
+		res := *all[0].ID
+		if _, err := tc.UpdateAtScope(ctx, res, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationMerge),
+			Properties: &armresources.Tags{Tags: map[string]*string{"ManagedBy": to.Ptr("Adatum")}}}, nil); err != nil {
+			t.Fatalf("%s: tag merge: %v", sub, err)
+		}
+		got, err := tc.GetAtScope(ctx, res, nil)
+		if err != nil || got.Properties.Tags["ManagedBy"] == nil || *got.Properties.Tags["ManagedBy"] != "Adatum" {
+			t.Fatalf("%s: tags after merge: %v %v", sub, got, err)
+		}
+		if _, err := tc.CreateOrUpdateAtScope(ctx, "/subscriptions/"+sub, armresources.TagsResource{Properties: &armresources.Tags{Tags: map[string]*string{"Partner": to.Ptr("Adatum")}}}, nil); err != nil {
+			t.Fatalf("%s: subscription tags: %v", sub, err)
+		}
+
+		// Nothing else: no groups, no deletes, no role assignments, no
+		// Lighthouse changes.
+		_, err = gc.CreateOrUpdate(ctx, "rg-not-allowed", armresources.ResourceGroup{Location: to.Ptr("westeurope")}, nil)
+		wantARMCode(t, err, 403, "AuthorizationFailed")
+		rg := strings.Split(res, "/")[4]
+		_, err = gc.BeginDelete(ctx, rg, nil)
+		wantARMCode(t, err, 403, "AuthorizationFailed")
+		st, body := b.armRaw(t, stewardCred, http.MethodPut, "/subscriptions/"+sub+"/providers/Microsoft.Authorization/roleAssignments/"+newGUID()+"?api-version=2022-04-01",
+			map[string]any{"properties": map[string]any{"roleDefinitionId": "/subscriptions/" + sub + roleDefPath + steward.BuiltInReader, "principalId": ids.stewardSP}})
+		wantRaw(t, st, body, 403, "AuthorizationFailed")
+		st, body = b.armRaw(t, stewardCred, http.MethodPut, "/subscriptions/"+sub+"/providers/Microsoft.ManagedServices/registrationDefinitions/"+lhDefName+lhVersion, definitionBody(ids))
+		wantRaw(t, st, body, 403, "AuthorizationFailed")
+
+		// The operators group holds Reader: reads, but no tag writes.
+		orc, _ := armresources.NewClient(sub, b.userToken(t, ids.oliviaUPN), b.armOptions())
+		if ol, _ := listAll(t, orc, nil); len(ol) != len(all) {
+			t.Fatalf("%s: operator lists %d of %d", sub, len(ol), len(all))
+		}
+		otc, _ := armresources.NewTagsClient(sub, b.userToken(t, ids.oliviaUPN), b.armOptions())
+		_, err = otc.CreateOrUpdateAtScope(ctx, "/subscriptions/"+sub, armresources.TagsResource{Properties: &armresources.Tags{Tags: map[string]*string{"x": to.Ptr("y")}}}, nil)
+		wantARMCode(t, err, 403, "AuthorizationFailed")
+	}
+
+	// The registrations are there to read, as if Northwind's admin had
+	// onboarded through the API, and the partner sees them too.
+	owner := b.userToken(t, b.admin(t, NorthwindTenantName))
+	sub := northwind.Subscriptions[0]
+	base := "/subscriptions/" + sub + "/providers/Microsoft.ManagedServices/"
+	for _, cred := range []azcore.TokenCredential{owner, stewardCred} {
+		st, body := b.armRaw(t, cred, http.MethodGet, base+"registrationDefinitions"+lhVersion+"&$filter="+q("managedByTenantId eq '"+ids.partnerTenant+"'"), nil)
+		defs, _ := body["value"].([]any)
+		if st != 200 || len(defs) != 1 {
+			t.Fatalf("definitions: %d %v", st, body)
+		}
+		def := defs[0].(map[string]any)
+		props := def["properties"].(map[string]any)
+		auths, _ := props["authorizations"].([]any)
+		if props["registrationDefinitionName"] != LighthouseOfferName || props["managedByTenantId"] != ids.partnerTenant ||
+			props["managedByTenantName"] != PartnerTenantName || props["manageeTenantId"] != northwind.ID || len(auths) != 4 {
+			t.Fatalf("definition: %v", def)
+		}
+		want := map[string]bool{
+			ids.operators + " " + steward.BuiltInReader:               true,
+			ids.stewardSP + " " + steward.BuiltInReader:               true,
+			ids.stewardSP + " " + steward.BuiltInTagContributor:       true,
+			ids.stewardSP + " " + steward.BuiltInCostManagementReader: true,
+		}
+		for _, a := range auths {
+			m := a.(map[string]any)
+			k := m["principalId"].(string) + " " + m["roleDefinitionId"].(string)
+			if !want[k] {
+				t.Fatalf("unexpected authorization %v", m)
+			}
+			delete(want, k)
+		}
+		st, body = b.armRaw(t, cred, http.MethodGet, base+"registrationAssignments"+lhVersion+"&$expandRegistrationDefinition=true", nil)
+		asgs, _ := body["value"].([]any)
+		if st != 200 || len(asgs) != 1 {
+			t.Fatalf("assignments: %d %v", st, body)
+		}
+		ap := asgs[0].(map[string]any)["properties"].(map[string]any)
+		if ap["registrationDefinitionId"] != def["id"] || ap["registrationDefinition"].(map[string]any)["name"] != def["name"] {
+			t.Fatalf("assignment: %v", asgs[0])
+		}
+	}
+
+	// Offboarding through the API ends the seeded delegation like any other.
+	st, body = b.armRaw(t, owner, http.MethodGet, base+"registrationAssignments"+lhVersion, nil)
+	asgID := body["value"].([]any)[0].(map[string]any)["id"].(string)
+	if st, _ = b.armRaw(t, owner, http.MethodDelete, asgID+lhVersion, nil); st != 200 {
+		t.Fatalf("delete assignment: %d", st)
+	}
+	st, body = b.armRaw(t, stewardCred, http.MethodGet, "/subscriptions/"+sub+"/resources?api-version=2021-04-01", nil)
+	wantRaw(t, st, body, 401, "InvalidAuthenticationTokenTenant")
+	if page, err := sc.NewListPager(nil).NextPage(ctx); err != nil || len(page.Value) != 1 || *page.Value[0].SubscriptionID != northwind.Subscriptions[1] {
+		t.Fatalf("after offboarding one: %v %v", page.Value, err)
+	}
+}
+
+// The seeded registrations are part of the estate: the same for a seed,
+// different across seeds.
+func TestSeededDelegationIsDeterministic(t *testing.T) {
+	t.Parallel()
+	names := func(seed int64) []string {
+		e, err := New(Config{Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range e.w.subList {
+			if ls := e.w.lighthouse[s.ID]; ls != nil {
+				for _, d := range ls.Definitions {
+					out = append(out, s.ID+" "+d.Name)
+				}
+				for _, a := range ls.Assignments {
+					out = append(out, s.ID+" "+a.Name+" "+a.DefinitionID)
+				}
+			}
+		}
+		return out
+	}
+	a, b, c := names(42), names(42), names(43)
+	if len(a) != 4 || !slices.Equal(a, b) {
+		t.Fatalf("same seed: %v vs %v", a, b)
+	}
+	if slices.Equal(a, c) {
+		t.Fatal("different seeds, same registrations")
 	}
 }

@@ -36,6 +36,22 @@ type Config struct {
 	Postgres *pgxpool.Pool
 	// Sessions is pruned of expired sessions. Required.
 	Sessions steward.SessionStore
+	// Inventory runs syncs, write-back and cost ingestion; with Store it
+	// enables those jobs. Optional (tools that only migrate leave it out).
+	Inventory steward.InventoryService
+	Store     InventoryStore
+	// Access checks credential expiry and validates every tenant's access
+	// once a day (CheckInterval). Optional.
+	Access        steward.AccessService
+	CheckInterval time.Duration
+	// SyncInterval is how often every tenant is synced. Defaults to 1 hour.
+	SyncInterval time.Duration
+	// SweepInterval is how often pending tag edits are looked for, behind
+	// the write-back queued with each edit. Defaults to 30 seconds.
+	SweepInterval time.Duration
+	// CostInterval is how often costs are fetched: Microsoft asks for at
+	// most once a day. Defaults to 24 hours.
+	CostInterval time.Duration
 	// PruneInterval is how often expired sessions are removed. Defaults to
 	// 10 minutes.
 	PruneInterval time.Duration
@@ -55,6 +71,10 @@ type Config struct {
 // WithDefaults returns the config with empty fields filled in.
 func (c Config) WithDefaults() Config {
 	c.PruneInterval = cmp.Or(c.PruneInterval, 10*time.Minute)
+	c.SyncInterval = cmp.Or(c.SyncInterval, time.Hour)
+	c.SweepInterval = cmp.Or(c.SweepInterval, 30*time.Second)
+	c.CostInterval = cmp.Or(c.CostInterval, 24*time.Hour)
+	c.CheckInterval = cmp.Or(c.CheckInterval, 24*time.Hour)
 	c.Workers = cmp.Or(c.Workers, 10)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	if c.Logger == nil {
@@ -72,6 +92,9 @@ func (c Config) validate() error {
 	}
 	if c.Sessions == nil {
 		return errors.New("jobs: Sessions is required")
+	}
+	if (c.Inventory == nil) != (c.Store == nil) {
+		return errors.New("jobs: set both Inventory and Store, or neither")
 	}
 	return nil
 }
@@ -106,17 +129,45 @@ func New(cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &pruneSessionsWorker{sessions: cfg.Sessions, now: cfg.Now, log: cfg.Logger})
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(cfg.PruneInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PruneSessionsArgs{}, pruneOpts(cfg.PruneInterval) },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_sessions"}),
+	}
+	if cfg.Inventory != nil {
+		river.AddWorker(workers, &syncWorker{inv: cfg.Inventory})
+		river.AddWorker(workers, &graphSyncWorker{inv: cfg.Inventory})
+		river.AddWorker(workers, &writeBackWorker{inv: cfg.Inventory})
+		river.AddWorker(workers, &costsWorker{inv: cfg.Inventory})
+		river.AddWorker(workers, &scheduleSyncsWorker{inv: cfg.Inventory, store: cfg.Store, log: cfg.Logger})
+		river.AddWorker(workers, &sweepWriteBacksWorker{queue: r, store: cfg.Store})
+		river.AddWorker(workers, &scheduleCostsWorker{queue: r, store: cfg.Store})
+		every := func(d time.Duration, args river.JobArgs, id string, onStart bool) *river.PeriodicJob {
+			return river.NewPeriodicJob(river.PeriodicInterval(d),
+				func() (river.JobArgs, *river.InsertOpts) {
+					return args, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: d}}
+				}, &river.PeriodicJobOpts{RunOnStart: onStart, ID: id})
+		}
+		periodic = append(periodic,
+			every(cfg.SyncInterval, ScheduleSyncsArgs{}, "schedule_syncs", false),
+			every(cfg.SweepInterval, SweepWriteBacksArgs{}, "sweep_write_backs", true),
+			every(cfg.CostInterval, ScheduleCostsArgs{}, "schedule_costs", false))
+	}
+	if cfg.Access != nil && cfg.Store != nil {
+		river.AddWorker(workers, &accessChecksWorker{access: cfg.Access, store: cfg.Store, log: cfg.Logger})
+		d := cfg.CheckInterval
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(d),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return AccessChecksArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: d}}
+			}, &river.PeriodicJobOpts{RunOnStart: true, ID: "access_checks"}))
+	}
 	rc := &river.Config{
 		ID:                cfg.ID,
 		Logger:            cfg.Logger.With(slog.String("component", "jobs")),
 		FetchPollInterval: cfg.PollInterval,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
-		PeriodicJobs: []*river.PeriodicJob{
-			river.NewPeriodicJob(river.PeriodicInterval(cfg.PruneInterval),
-				func() (river.JobArgs, *river.InsertOpts) { return PruneSessionsArgs{}, pruneOpts(cfg.PruneInterval) },
-				&river.PeriodicJobOpts{RunOnStart: true, ID: "prune_sessions"}),
-		},
+		PeriodicJobs:      periodic,
 	}
 	var err error
 	if cfg.Postgres != nil {

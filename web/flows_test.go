@@ -439,8 +439,10 @@ func TestServeTLSWithGeneratedCertificate(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, store.SQLite)
 	dir := t.TempDir()
+	svc := services(t, db, discard())
 	start := func() (*Server, []byte) {
-		s, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: discard()}, Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: fastHash, Lighthouse: lighthouse.New()})
+		s, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: discard()}, Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: fastHash, Lighthouse: lighthouse.New(),
+			Inventory: db, InventoryService: svc.Inventory, Tenants: db, Access: svc.Access})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -146,6 +146,16 @@ func (s *Server) clientIP(r *http.Request) string {
 	return host
 }
 
+// viaTrustedProxy reports whether the request came from a trusted proxy.
+func (s *Server) viaTrustedProxy(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && s.trusted(a)
+}
+
 func (s *Server) trusted(a netip.Addr) bool {
 	for _, p := range s.cfg.TrustedProxies {
 		if p.Contains(a.Unmap()) {

@@ -24,6 +24,32 @@ type apiDoc struct {
 
 type param struct{ name, typ, desc string }
 
+func resourceQuery(paging bool) []param {
+	ps := []param{
+		{"tenant", "string", "Only this tenant's resources"},
+		{"subscription", "string", "Only this subscription's"},
+		{"resourceGroup", "string", "Only this resource group's"},
+		{"type", "string", "Only this resource type, e.g. Microsoft.Compute/virtualMachines"},
+		{"tag", "string", "KEY=VALUE, or KEY for any value; repeat for several. Keys ignore case, values do not"},
+		{"untagged", "string", "Only resources without this tag"},
+		{"conflict", "boolean", "Only resources with a tag edit in conflict"},
+		{"q", "string", "Name contains"},
+	}
+	if paging {
+		ps = append(ps, param{"limit", "integer", "Resources per page, 1 to 1000 (default 100)"}, param{"cursor", "string", "The next value of the previous page"})
+	}
+	return ps
+}
+
+var costParams = []param{
+	{"groupBy", "string", "tag:KEY, subscription, resourceGroup, service (default) or day"},
+	{"from", "string", "First day (default: 30 days before to)"},
+	{"to", "string", "Day after the last (default: tomorrow)"},
+	{"subscription", "string", "Only this subscription"},
+	{"daily", "boolean", "Split each group by day"},
+	{"format", "string", "json (default) or csv"},
+}
+
 func auditQuery(paging bool) []param {
 	ps := []param{
 		{"actor", "string", "Only events by this actor"},
@@ -58,6 +84,35 @@ var schemas = map[string]any{
 	"AuditEvent":         apiAuditEvent{},
 	"AuditList":          listResponse[apiAuditEvent]{},
 	"AuditVerification":  apiAuditVerification{},
+	"Subscription":       apiSubscription{},
+	"SubscriptionList":   listResponse[apiSubscription]{},
+	"SyncLevel":          syncLevelInput{},
+	"SyncRun":            apiSyncRun{},
+	"SyncRunList":        listResponse[apiSyncRun]{},
+	"ResourceList":       listResponse[apiResource]{},
+	"ResourceDetail":     apiResourceDetail{},
+	"TagKeyList":         listResponse[steward.TagKeyStat]{},
+	"TagEditCreate":      tagEditInput{},
+	"TagEdit":            apiTagEdit{},
+	"TagEditList":        listResponse[apiTagEdit]{},
+	"TagEditItem":        apiItem{},
+	"TagEditPreview":     apiPreview{},
+	"Resolve":            resolveInput{},
+	"CostList":           listResponse[apiCostGroup]{},
+	"Tenant":             apiTenant{},
+	"TenantList":         listResponse[apiTenant]{},
+	"TenantCreate":       tenantCreate{},
+	"ValidationReport":   steward.ValidationReport{},
+	"WriteAccess":        writeAccessInput{},
+	"Credential":         apiCredential{},
+	"CredentialList":     listResponse[apiCredential]{},
+	"Rotate":             rotateInput{},
+	"Revoke":             revokeInput{},
+	"RevocationProof":    steward.RevocationProof{},
+	"StringList":         listResponse[string]{},
+	"Partner":            partnerInput{},
+	"LeastPrivilege":     leastPrivilege{},
+	"Review":             apiReview{},
 	"LighthouseValidate": lighthouseValidateInput{},
 	"LighthouseReport":   lighthouseReport{},
 	"LighthouseSpec":     steward.LighthouseSpec{},
@@ -174,12 +229,16 @@ func ref(name string) map[string]any {
 var (
 	timeType    = reflect.TypeOf(time.Time{})
 	rawJSONType = reflect.TypeOf(json.RawMessage{})
+	secretType  = reflect.TypeOf(steward.Secret(""))
 )
 
 // schemaOf describes a Go type as a JSON Schema, following its json tags.
 func schemaOf(t reflect.Type) map[string]any {
 	if t.Kind() == reflect.Pointer {
 		return schemaOf(t.Elem())
+	}
+	if t == secretType {
+		return map[string]any{"type": "string", "writeOnly": true}
 	}
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}

@@ -33,8 +33,29 @@ var templateFuncs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
 	"grantLabel": grantLabel,
-	"join":       strings.Join,
-	"roles":      func() []steward.Role { return steward.Roles },
+	"money":      money,
+	"deref": func(s *string) string {
+		if s == nil {
+			return "—"
+		}
+		return *s
+	},
+	"percent": func(f float64) int { return int(f * 100) },
+	"intval": func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
+	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
+	"optwhen": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"join":  strings.Join,
+	"roles": func() []steward.Role { return steward.Roles },
 }
 
 func loadPages() (*pages, error) {
@@ -45,10 +66,10 @@ func loadPages() (*pages, error) {
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" {
+		if base == "layout.html" || base == "partials.html" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parsing %s: %w", n, err)
 		}
@@ -66,6 +87,8 @@ type view struct {
 	CanUsers bool
 	Flash    string // a success message
 	Error    string // what went wrong with the last form
+	Refresh  int    // reload after this many seconds (progress without a script)
+	CanRead  bool   // may see inventory
 	Data     any
 }
 
@@ -82,6 +105,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if v.Actor != nil {
 		v.CanAudit = v.Actor.CanSome(steward.PermAuditRead)
 		v.CanUsers = v.Actor.Can(steward.PermUsersManage, "")
+		v.CanRead = v.Actor.CanSome(steward.PermInventoryRead)
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {

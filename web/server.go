@@ -39,6 +39,9 @@ type Config struct {
 	// TrustedProxies are the proxy addresses whose X-Forwarded-For header is
 	// believed when finding a client's address. Defaults to none.
 	TrustedProxies []netip.Prefix
+	// PublicURL is where people reach Steward (used for the consent
+	// redirect). Defaults to the scheme and host of each request.
+	PublicURL string
 	// SessionLifetime is how long a sign-in lasts. Defaults to 12 hours.
 	SessionLifetime time.Duration
 	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
@@ -83,14 +86,21 @@ type Deps struct {
 	Passwords steward.PasswordHasher
 	// Lighthouse checks and builds delegation templates.
 	Lighthouse steward.Lighthouse
+	// Inventory reads subscriptions, resources, edits and spend;
+	// InventoryService acts on them (syncs, levels, edits).
+	Inventory        steward.InventoryStore
+	InventoryService steward.InventoryService
+	// Tenants and Access connect tenants and control Steward's access.
+	Tenants steward.TenantStore
+	Access  steward.AccessService
 	// Ready reports whether the server can take traffic: database reachable,
 	// migrations applied. Nil means always ready.
 	Ready func(ctx context.Context) error
 }
 
 func (d Deps) validate() error {
-	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil {
-		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords and Lighthouse are required")
+	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil || d.Inventory == nil || d.InventoryService == nil || d.Tenants == nil || d.Access == nil {
+		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords, Lighthouse, Inventory, InventoryService, Tenants and Access are required")
 	}
 	return nil
 }

@@ -15,14 +15,25 @@ import (
 
 // flashes are the success messages a redirect can ask for with ?done=.
 var flashes = map[string]string{
-	"password":      "Your password was changed. Sign in again with the new one.",
-	"user-created":  "User created.",
-	"user-saved":    "Changes saved.",
-	"user-password": "Password set. The user's sessions were ended.",
-	"user-deleted":  "User deleted.",
-	"grant-added":   "Role granted.",
-	"grant-removed": "Role removed.",
-	"token-revoked": "Token revoked. It stops working at once.",
+	"password":         "Your password was changed. Sign in again with the new one.",
+	"user-created":     "User created.",
+	"user-saved":       "Changes saved.",
+	"user-password":    "Password set. The user's sessions were ended.",
+	"user-deleted":     "User deleted.",
+	"grant-added":      "Role granted.",
+	"grant-removed":    "Role removed.",
+	"token-revoked":    "Token revoked. It stops working at once.",
+	"level":            "Sync level changed. It takes effect at once.",
+	"sync":             "Sync queued. Progress shows below.",
+	"edit":             "Edit stored. Steward writes it to Azure now; this page follows its progress.",
+	"resolved":         "Conflict settled.",
+	"connected":        "Tenant connected. Steward is discovering and syncing its subscriptions.",
+	"connected-partly": "Tenant connected, but some role assignments failed; see the audit log.",
+	"write-on":         "Write access is on: Steward writes tag edits to this tenant.",
+	"write-off":        "Write access is off: Steward writes nothing here; pending edits are held.",
+	"validated":        "Credentials checked; the report is below.",
+	"partner":          "Partner Admin Link saved.",
+	"rotated":          "Credential rotated: the new one is active and the old one retired.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
@@ -75,7 +86,12 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request) error {
-	s.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "home"})
+	d, err := s.dashboardData(r)
+	if err != nil {
+		return err
+	}
+	v := view{Title: "Dashboard", Nav: "home", Flash: flash(r), Data: d}
+	s.render(w, r, http.StatusOK, "dashboard", v)
 	return nil
 }
 

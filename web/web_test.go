@@ -16,6 +16,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/internal/stewardtest"
 	"github.com/stewardhq/steward/lighthouse"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
@@ -29,6 +30,7 @@ type testBundle struct {
 	clock  *fakeClock
 	hasher auth.Hasher
 	logs   *syncBuffer
+	svc    *stewardtest.Services
 }
 
 type fakeClock struct {
@@ -72,8 +74,11 @@ func setupEngine(t *testing.T, engine store.Engine) *testBundle {
 	t.Helper()
 	b := &testBundle{db: storetest.Open(t, engine), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
 	log := slog.New(steward.LogHandler(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	b.svc = services(t, b.db, log)
 	srv, err := New(Config{DataDir: t.TempDir(), Logger: log, Now: b.clock.Now},
-		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Lighthouse: lighthouse.New(), Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
+		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Lighthouse: lighthouse.New(),
+			Inventory: b.db, InventoryService: b.svc.Inventory, Tenants: b.db, Access: b.svc.Access,
+			Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,9 @@ Commands:
   user        create and manage local users
   token       create, list and revoke API tokens
   audit       verify the audit log's hash chain
+  keys        rotate the keys that encrypt stored secrets
   lighthouse  build and check Azure Lighthouse delegation templates
+  emulator    run the Azure emulator (Azure in a box) for tests and demos
   version     print the version
 
 Run 'steward COMMAND -h' for a command's flags.
@@ -72,8 +74,12 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		err = runToken(ctx, rest, env, stdout, stderr)
 	case "audit":
 		err = runAudit(ctx, rest, env, stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, rest, env, stdout, stderr)
 	case "lighthouse":
 		return runLighthouse(ctx, rest, stdout, stderr)
+	case "emulator":
+		err = runEmulator(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "steward", version)
 	case "help", "-h", "--help":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +14,14 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/access"
 	"github.com/stewardhq/steward/auth"
+	"github.com/stewardhq/steward/azure"
+	"github.com/stewardhq/steward/inventory"
 	"github.com/stewardhq/steward/jobs"
 	"github.com/stewardhq/steward/lighthouse"
+	"github.com/stewardhq/steward/notify"
+	"github.com/stewardhq/steward/secrets"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/web"
 )
@@ -32,6 +38,34 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	AdminPassword   string // for the first admin only; env or file, never a flag
+
+	// Azure: which cloud, and Steward's own multi-tenant app for consent.
+	Cloud       string
+	AppClientID string
+	AppSecret   steward.Secret // env or file, never a flag
+	PublicURL   string
+
+	Keys secrets.Config // key-encryption keys for stored secrets
+
+	// Alerts: email and a webhook.
+	SMTP          notify.SMTPConfig
+	SMTPTo        string // comma-separated
+	WebhookURL    string
+	WebhookSecret steward.Secret
+}
+
+// notifyConfig is where alerts go.
+func (c Config) notifyConfig() notify.Config {
+	n := notify.Config{SMTP: c.SMTP}
+	for _, a := range strings.Split(c.SMTPTo, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			n.SMTP.To = append(n.SMTP.To, a)
+		}
+	}
+	if c.WebhookURL != "" {
+		n.Webhooks = []notify.Webhook{{URL: c.WebhookURL, Secret: c.WebhookSecret}}
+	}
+	return n
 }
 
 // defineServeFlags declares the serve options on s.
@@ -50,9 +84,29 @@ func defineServeFlags(s *settings, c *Config) error {
 	}
 	s.String(&c.LogLevel, "log-level", "STEWARD_LOG_LEVEL", "info", "debug, info, warn or error")
 	s.String(&c.LogFormat, "log-format", "STEWARD_LOG_FORMAT", "json", "json or text")
+	s.String(&c.Cloud, "cloud", "STEWARD_CLOUD", "public", "Azure cloud: public, usgov, china, or the `PATH` of an emulator connection file")
+	s.String(&c.AppClientID, "app-client-id", "STEWARD_APP_CLIENT_ID", "", "client ID of Steward's multi-tenant app, for consent onboarding (its secret: STEWARD_APP_SECRET or STEWARD_APP_SECRET_FILE)")
+	s.String(&c.PublicURL, "public-url", "STEWARD_PUBLIC_URL", "", "the `URL` people reach Steward at, for the consent redirect (default: each request's own)")
+	s.String(&c.SMTP.Addr, "smtp-addr", "STEWARD_SMTP_ADDR", "", "send alerts by email through this `HOST:PORT` (STARTTLS; password: STEWARD_SMTP_PASSWORD)")
+	s.String(&c.SMTP.From, "smtp-from", "STEWARD_SMTP_FROM", "", "sender `ADDRESS` of alert emails")
+	s.String(&c.SMTPTo, "smtp-to", "STEWARD_SMTP_TO", "", "comma-separated `ADDRESSES` that receive alert emails")
+	s.String(&c.SMTP.Username, "smtp-username", "STEWARD_SMTP_USERNAME", "", "SMTP user `NAME`")
+	s.String(&c.WebhookURL, "webhook-url", "STEWARD_WEBHOOK_URL", "", "post alerts as JSON to this `URL`, signed with STEWARD_WEBHOOK_SECRET")
 	var err error
-	c.AdminPassword, err = s.secret("STEWARD_ADMIN_PASSWORD")
-	return err
+	if c.AdminPassword, err = s.secret("STEWARD_ADMIN_PASSWORD"); err != nil {
+		return err
+	}
+	secret := func(env string) (steward.Secret, error) { v, err := s.secret(env); return steward.Secret(v), err }
+	if c.AppSecret, err = secret("STEWARD_APP_SECRET"); err != nil {
+		return err
+	}
+	if c.SMTP.Password, err = secret("STEWARD_SMTP_PASSWORD"); err != nil {
+		return err
+	}
+	if c.WebhookSecret, err = secret("STEWARD_WEBHOOK_SECRET"); err != nil {
+		return err
+	}
+	return c.Keys.FromEnv(func(k string) (string, bool) { v := s.lookup(k, ""); return v, v != "" })
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -82,9 +136,13 @@ type Main struct {
 	// Hasher defaults to production argon2id parameters; tests lower them.
 	Hasher auth.Hasher
 
-	DB     *store.DB
-	Jobs   *jobs.Runner
-	Server *web.Server
+	DB        *store.DB
+	Keys      *secrets.Keyring
+	Azure     *azure.Connector
+	Inventory *inventory.Service
+	Access    *access.Service
+	Jobs      *jobs.Runner
+	Server    *web.Server
 }
 
 // Run opens and migrates the database, makes the first admin if there is no
@@ -107,7 +165,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if _, err := m.DB.Migrate(ctx); err != nil {
 		return err
 	}
-	jc := jobs.Config{Sessions: m.DB, Logger: m.Log}
+	if err := m.services(); err != nil {
+		return err
+	}
+	jc := jobs.Config{Sessions: m.DB, Inventory: m.Inventory, Store: m.DB, Access: m.Access, Logger: m.Log}
 	if m.DB.Engine() == store.Postgres {
 		jc.Postgres = m.DB.Pool()
 	} else {
@@ -119,6 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if _, err := m.Jobs.Migrate(ctx); err != nil {
 		return err
 	}
+	m.Inventory.SetJobs(m.Jobs)
 	if err := m.bootstrapAdmin(ctx); err != nil {
 		return err
 	}
@@ -127,12 +189,41 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Server, err = web.New(web.Config{
 		Addr: c.Addr, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, DataDir: c.DataDir, InsecureHTTP: c.InsecureHTTP,
-		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, Logger: m.Log,
-	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Lighthouse: lighthouse.New(), Ready: m.ready})
+		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, PublicURL: c.PublicURL, Logger: m.Log,
+	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Lighthouse: lighthouse.New(),
+		Inventory: m.DB, InventoryService: m.Inventory, Tenants: m.DB, Access: m.Access, Ready: m.ready})
 	if err != nil {
 		return err
 	}
 	return m.Server.Start(ctx)
+}
+
+// services builds what the web server and the jobs act through: the
+// keyring for stored secrets, the Azure connector, alerts, and the inventory
+// and access services.
+func (m *Main) services() error {
+	c := m.Config
+	keys := c.Keys
+	keys.DataDir, keys.Logger = c.DataDir, m.Log
+	var err error
+	if m.Keys, err = secrets.NewKeyring(keys); err != nil {
+		return err
+	}
+	if m.Keys.Created() {
+		fmt.Fprintf(m.Stdout, "Created the key file %s that seals stored secrets. Back it up apart from the database.\n", m.Keys.Path())
+	}
+	if m.Azure, err = azure.New(azure.Config{Cloud: cmp.Or(c.Cloud, "public"), App: azure.AppConfig{ClientID: c.AppClientID, Secret: c.AppSecret}, Logger: m.Log}); err != nil {
+		return err
+	}
+	alerts, err := notify.New(c.notifyConfig())
+	if err != nil {
+		return err
+	}
+	if m.Inventory, err = inventory.New(inventory.Config{Store: m.DB, Azure: m.Azure, Box: m.Keys, Logger: m.Log}); err != nil {
+		return err
+	}
+	m.Access, err = access.New(access.Config{Store: m.DB, Azure: m.Azure, Box: m.Keys, Inventory: m.Inventory, Notifier: alerts, Logger: m.Log})
+	return err
 }
 
 // ready is /readyz: the database answers and both schemas are current.

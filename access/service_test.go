@@ -1,0 +1,348 @@
+package access_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/internal/stewardtest"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+const callback = "https://127.0.0.1:8443/tenants/connect/callback"
+
+func TestConnectServicePrincipalValidatesLeastPrivilege(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, path := stewardtest.Emulator(t, emulator.Config{})
+		svc := stewardtest.NewServices(t, db, path, nil)
+		ctx := stewardtest.Admin(t.Context())
+
+		// The Tag Contributor app has exactly what read-write-tags needs.
+		contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+		tenant, rep, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Subscriptions) != len(contoso.Subscriptions) {
+			t.Fatalf("report covers %d of %d subscriptions", len(rep.Subscriptions), len(contoso.Subscriptions))
+		}
+		// Tag Contributor alone covers the tags, not the spend: the report
+		// says so and names the least-privileged role for it.
+		for _, s := range rep.Subscriptions {
+			if s.Verdict != steward.VerdictMissing || len(s.Missing) != 1 || s.Missing[0].Role != "Cost Management Reader" {
+				t.Fatalf("Tag Contributor on %s: %+v", s.DisplayName, s)
+			}
+		}
+
+		// A Reader app as a separate write credential misses the tag
+		// write, and the report names the role that grants it.
+		_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+		_, _, err = svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso again",
+			Read: stewardtest.Credential(writer), Write: ptr(stewardtest.Credential(reader))})
+		if steward.ErrorCode(err) != steward.ECONFLICT {
+			t.Fatalf("connecting a tenant twice: %v", err)
+		}
+		rep, err = svc.Access.Validate(ctx, tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Identities) == 0 || !rep.Identities[0].OK {
+			t.Fatalf("identities: %+v", rep.Identities)
+		}
+
+		// A wrong secret is refused with Entra's reason and stores nothing.
+		bad := stewardtest.Credential(reader)
+		bad.Secret = "not-the-secret"
+		_, _, err = svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Wrong", Read: bad})
+		if err == nil || strings.Contains(steward.ErrorMessage(err), "not-the-secret") {
+			t.Fatalf("wrong secret: %v", err)
+		}
+		if ts, _ := db.TenantList(ctx, nil); len(ts) != 1 {
+			t.Fatalf("%d tenants after a refused connection", len(ts))
+		}
+	})
+}
+
+func TestReaderIsMissingTagWrite(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+	_, rep, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(reader)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Subscriptions {
+		if s.Verdict != steward.VerdictMissing || len(s.Missing) == 0 {
+			t.Fatalf("Reader at read-write-tags: %+v", s)
+		}
+		m := s.Missing[0]
+		if len(s.Missing) != 1 || m.Action != "Microsoft.Resources/tags/write" || m.Role != "Tag Contributor" {
+			t.Fatalf("missing: %+v", s.Missing)
+		}
+	}
+}
+
+func TestConsentAssignsLeastPrivilegeAndDropsTheToken(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, path := stewardtest.Emulator(t, emulator.Config{})
+		svc := stewardtest.NewServices(t, db, path, nil)
+		ctx := stewardtest.Admin(t.Context())
+		contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
+		admin := contoso.Users[0] // Owner of every Contoso subscription
+
+		u, err := svc.Access.ConsentStart(ctx, "", "connect", callback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(u, "offline_access") {
+			t.Fatalf("consent asks for a refresh token: %s", u)
+		}
+		answer := stewardtest.Consent(t, e, u, admin.UserPrincipalName, true)
+		sess, err := svc.Access.ConsentCallback(ctx, answer.Get("state"), answer.Get("code"), answer.Get("error"), answer.Get("error_description"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sess.TenantID != contoso.ID || len(sess.Subscriptions) != len(contoso.Subscriptions) {
+			t.Fatalf("consent session %+v", sess)
+		}
+		var pick []string
+		for _, s := range sess.Subscriptions {
+			if !s.Owner {
+				t.Fatalf("admin not Owner of %s: %s", s.DisplayName, s.Reason)
+			}
+			pick = append(pick, s.ID)
+		}
+		tenant, results, err := svc.Access.ConsentComplete(ctx, sess.ID, "Contoso", pick[:2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range results {
+			if r.Error != "" || len(r.Roles) == 0 {
+				t.Fatalf("result %+v", r)
+			}
+		}
+		// Steward's service principal now holds exactly Tag Contributor and
+		// Cost Management Reader on the two chosen subscriptions.
+		app := svc.Azure.AppIdentity(contoso.ID)
+		sp, err := svc.Azure.PrincipalID(ctx, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+		for i, sub := range pick {
+			as, err := svc.Azure.RoleAssignments(ctx, stewardtest.Identity(contoso.ID, reader), "/subscriptions/"+sub, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roles []string
+			for _, a := range as {
+				roles = append(roles, strings.ToLower(a.RoleDefinitionID))
+			}
+			slices.Sort(roles)
+			want := []string{}
+			if i < 2 {
+				want = []string{steward.BuiltInTagContributor, steward.BuiltInCostManagementReader}
+				slices.Sort(want)
+			}
+			if !slices.Equal(roles, want) {
+				t.Fatalf("roles on %s: %v, want %v", sub, roles, want)
+			}
+		}
+		// Those two roles are exactly what the default level needs.
+		rep, err := svc.Access.Validate(ctx, tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range rep.Subscriptions {
+			if s.Verdict != steward.VerdictFine {
+				t.Fatalf("after consent, %s: %+v", s.DisplayName, s)
+			}
+		}
+		// The session and its token are gone once used.
+		if _, err := svc.Access.ConsentSession(ctx, sess.ID); steward.ErrorCode(err) != steward.ENOTFOUND {
+			t.Fatalf("consent session after completion: %v", err)
+		}
+		// Each assignment is audited with the consenting user as actor.
+		evs, _, err := db.AuditList(ctx, steward.AuditFilter{TenantID: tenant.ID, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		assigned := 0
+		for _, ev := range evs {
+			if strings.Contains(ev.Action, "role") && ev.Actor == "azure:"+admin.UserPrincipalName {
+				assigned++
+			}
+		}
+		if assigned < 4 {
+			t.Fatalf("%d role assignment events by the consenting user", assigned)
+		}
+	})
+}
+
+func TestDeclinedConsentLeavesNothing(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
+	u, err := svc.Access.ConsentStart(ctx, contoso.ID, "connect", callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := stewardtest.Consent(t, e, u, contoso.Users[0].UserPrincipalName, false)
+	if answer.Get("error") == "" {
+		t.Fatalf("declining answered %v", answer)
+	}
+	_, err = svc.Access.ConsentCallback(ctx, answer.Get("state"), answer.Get("code"), answer.Get("error"), answer.Get("error_description"))
+	if steward.ErrorCode(err) != steward.EFORBIDDEN {
+		t.Fatalf("declined consent: %v", err)
+	}
+	if ts, _ := db.TenantList(ctx, nil); len(ts) != 0 {
+		t.Fatalf("declined consent stored %d tenants", len(ts))
+	}
+	// The answer cannot be replayed.
+	if _, err := svc.Access.ConsentCallback(ctx, answer.Get("state"), "code", "", ""); steward.ErrorCode(err) != steward.EINVALID {
+		t.Fatalf("replayed state: %v", err)
+	}
+}
+
+// TestSecretNeverLeaks connects a tenant with a known secret, works with it,
+// then searches the database file, the logs and the audit log for it.
+func TestSecretNeverLeaks(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	dir := t.TempDir()
+	db := storetest.OpenURL(t, "sqlite:"+filepath.Join(dir, "steward.db"))
+	var logs bytes.Buffer
+	log := slog.New(steward.LogHandler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	svc := stewardtest.NewServices(t, db, path, log)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Access.Validate(ctx, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := svc.Inventory.SyncTenant(ctx, tenant.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Inventory.RunSync(ctx, runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong secret's error names no secret either.
+	bad := stewardtest.Credential(writer)
+	bad.Secret = steward.Secret(writer.ClientSecret + "x")
+	_, _, err = svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Wrong", Read: bad})
+	if err == nil || strings.Contains(err.Error(), writer.ClientSecret) {
+		t.Fatalf("error with a wrong secret: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "steward.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(writer.ClientSecret)) {
+			t.Fatalf("the secret is in %s", f)
+		}
+	}
+	if strings.Contains(logs.String(), writer.ClientSecret) {
+		t.Fatal("the secret is in the logs")
+	}
+}
+
+func TestRevokeWriteOffAndRotate(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := db.CredentialList(ctx, tenant.ID)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("credentials: %v, %v", creds, err)
+	}
+
+	// Rotation with overlap to a certificate the customer added to the app.
+	certPEM := newCertificate(t, e, writer.ClientID)
+	fresh, err := svc.Access.RotateCredential(ctx, creds[0].ID, &steward.CredentialInput{ClientID: writer.ClientID, Certificate: steward.Secret(certPEM)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Status != steward.CredentialActive || fresh.Kind != steward.CredentialCertificate {
+		t.Fatalf("after rotation: %+v", fresh)
+	}
+	old, err := db.CredentialGet(ctx, creds[0].ID)
+	if err != nil || old.Status == steward.CredentialActive {
+		t.Fatalf("old credential after rotation: %+v, %v", old, err)
+	}
+	if rep, err := svc.Access.Validate(ctx, tenant.ID); err != nil || !rep.Identities[0].OK || rep.Identities[0].ClientID != writer.ClientID {
+		t.Fatalf("validation with the new credential: %+v, %v", rep, err)
+	}
+
+	// Revocation (a): write access off, proved by Steward's own state.
+	proof, err := svc.Access.Revoke(ctx, tenant.ID, steward.RevokeWriteOff)
+	if err != nil || !proof.Verified {
+		t.Fatalf("write-off proof: %+v, %v", proof, err)
+	}
+	got, err := db.TenantGet(ctx, tenant.ID)
+	if err != nil || got.WriteEnabled {
+		t.Fatalf("tenant after write-off: %+v, %v", got, err)
+	}
+	// (b) as commands for the customer, naming the exact assignments.
+	cmds, err := svc.Access.RevocationCommands(ctx, tenant.ID, steward.RevokeRoles)
+	if err != nil || len(cmds) == 0 || !strings.Contains(strings.Join(cmds, "\n"), "az role assignment delete") {
+		t.Fatalf("revocation commands: %v, %v", cmds, err)
+	}
+}
+
+// newCertificate makes a self-signed certificate, registers it on the app
+// in the emulator (as the customer would in Entra) and returns certificate
+// and key as PEM.
+func newCertificate(t *testing.T, e *emulator.Emulator, appID string) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // Entra takes RSA certificates
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "steward-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddAppCertificate(appID, der); err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) + string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}))
+}
+
+func ptr[T any](v T) *T { return &v }

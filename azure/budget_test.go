@@ -1,0 +1,194 @@
+package azure
+
+// Unit tests of the throttling policies, inside the package because they
+// drive the pipeline with a fake transport instead of the emulator.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/stewardhq/steward"
+)
+
+func answer(status int, headers ...string) *http.Response {
+	h := http.Header{}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h.Set(headers[i], headers[i+1])
+	}
+	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader("{}"))}
+}
+
+func TestBudgetObserve(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		resp    *http.Response
+		gap     time.Duration
+		pauseTo time.Duration // lane.next - now
+	}{
+		{"PlentyLeft", answer(200, "x-ms-ratelimit-remaining-subscription-reads", "249"), 0, 0},
+		{"ARMLow", answer(200, "x-ms-ratelimit-remaining-subscription-reads", "5", "x-ms-ratelimit-remaining-subscription-global-reads", "3700"), armMaxGap * 20 / 25, 0},
+		{"ARMEmpty", answer(200, "x-ms-ratelimit-remaining-tenant-writes", "0"), armMaxGap, 0},
+		{"GraphLow", answer(200, "x-ms-user-quota-remaining", "3", "x-ms-user-quota-resets-after", "00:00:04"), time.Second, 0},
+		{"GraphEmpty", answer(200, "x-ms-user-quota-remaining", "0", "x-ms-user-quota-resets-after", "00:00:05"), 0, 5 * time.Second},
+		{"CostLow", answer(200, "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining", "QueryPerTenant10s:1,QueryPerTenant1m:40"), 5 * time.Second, 0},
+		{"Throttled", answer(429, "Retry-After", "7", "x-ms-ratelimit-remaining-subscription-reads", "0"), armMaxGap, 7 * time.Second},
+		{"CostThrottled", answer(429, "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "12"), 0, 12 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBudget(slog.New(slog.DiscardHandler))
+			b.observe("k", tt.resp, now)
+			l := b.lanes["k"]
+			var gap, pause time.Duration
+			if l != nil {
+				gap = l.gap
+				if !l.next.IsZero() {
+					pause = l.next.Sub(now)
+				}
+			}
+			if gap != tt.gap || pause != tt.pauseTo {
+				t.Errorf("gap %v pause %v, want %v and %v", gap, pause, tt.gap, tt.pauseTo)
+			}
+			// A 429 always ends up with a Retry-After azcore understands.
+			if tt.resp.StatusCode == 429 && tt.resp.Header.Get("Retry-After") == "" {
+				t.Error("no Retry-After on a 429")
+			}
+		})
+	}
+}
+
+func TestBudgetReserve(t *testing.T) {
+	t.Parallel()
+	b := newBudget(slog.New(slog.DiscardHandler))
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := b.reserve("k", now); d != 0 {
+		t.Fatalf("an unknown lane waits %v", d)
+	}
+	b.observe("k", answer(200, "x-ms-ratelimit-remaining-subscription-writes", "0"), now)
+	// Concurrent requests take turns, a gap apart.
+	for i, want := range []time.Duration{0, armMaxGap, 2 * armMaxGap} {
+		if d := b.reserve("k", now); d != want {
+			t.Errorf("request %d waits %v, want %v", i, d, want)
+		}
+	}
+	// Plenty left again: the lane is forgotten once its slots have passed.
+	later := now.Add(time.Second)
+	b.observe("k", answer(200, "x-ms-ratelimit-remaining-subscription-writes", "150"), later)
+	if d := b.reserve("k", later); d != 0 || len(b.lanes) != 0 {
+		t.Errorf("waits %v with %d lanes", d, len(b.lanes))
+	}
+}
+
+func TestLaneKey(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ method, url, want string }{
+		{"GET", "https://management.azure.com/subscriptions/S1/resourceGroups?api-version=x", "management.azure.com/subscriptions/s1/reads"},
+		{"PATCH", "https://management.azure.com/subscriptions/s1/resourceGroups/g/providers/Microsoft.Resources/tags/default", "management.azure.com/subscriptions/s1/writes"},
+		{"DELETE", "https://management.azure.com/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/x", "management.azure.com/subscriptions/s1/deletes"},
+		{"GET", "https://management.azure.com/subscriptions?api-version=x", "management.azure.com/tenant/reads"}, // listing subscriptions is a tenant-level read
+		{"GET", "https://management.azure.com/providers/Microsoft.ManagementPartner/partners", "management.azure.com/tenant/reads"},
+		{"POST", "https://management.azure.com/providers/Microsoft.ResourceGraph/resources", "graph"},
+		{"POST", "https://management.azure.com/subscriptions/s1/providers/Microsoft.CostManagement/query", "cost"},
+	} {
+		r, _ := http.NewRequest(tt.method, tt.url, nil)
+		if got := laneKey(r); got != tt.want {
+			t.Errorf("%s %s: %s, want %s", tt.method, tt.url, got, tt.want)
+		}
+	}
+}
+
+// fakeTransport answers from a function.
+type fakeTransport func(*http.Request) (*http.Response, error)
+
+func (f fakeTransport) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPatience checks that a 429 never fails a call while the context
+// lives: fourteen 429s in a row outlast azcore's eight retries, and the
+// patience policy carries on until the answer comes; a POST body is sent
+// whole every time.
+func TestPatience(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	tr := fakeTransport(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		if string(body) != `{"q":1}` {
+			t.Errorf("try %d sent body %q", calls.Load(), body)
+		}
+		if calls.Add(1) <= 14 {
+			return answer(http.StatusTooManyRequests, "Retry-After-Ms", "2"), nil
+		}
+		return answer(http.StatusOK), nil
+	})
+	c := &Connector{log: slog.New(slog.DiscardHandler)}
+	b := newBudget(c.log)
+	opts := c.clientOptions(b)
+	opts.Transport = tr
+	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{}, &opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := runtime.NewRequest(ctx, http.MethodPost, "https://management.example/subscriptions/s/providers/Microsoft.CostManagement/query")
+	if err := runtime.MarshalAsJSON(req, map[string]int{"q": 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := pl.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %v, err %v", resp, err)
+	}
+	if n := calls.Load(); n != 15 {
+		t.Errorf("%d tries, want 15", n)
+	}
+	if got := b.stats.Throttled.Load(); got != 14 {
+		t.Errorf("budget saw %d 429s, want 14", got)
+	}
+
+	// When the context ends, the 429 is returned (and maps to ETHROTTLED).
+	calls.Store(-1000)
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	req, _ = runtime.NewRequest(short, http.MethodPost, "https://management.example/subscriptions/s/resourceGroups")
+	_ = runtime.MarshalAsJSON(req, map[string]int{"q": 1})
+	if _, err := pl.Do(req); err == nil {
+		t.Error("a call throttled past its deadline succeeded")
+	}
+}
+
+func TestAzError(t *testing.T) {
+	t.Parallel()
+	armErr := func(status int, code, msg string) error {
+		resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"error":{"code":"` + code + `","message":"` + msg + `"}}`))}
+		resp.Request, _ = http.NewRequest(http.MethodGet, "https://management.example/subscriptions/s", nil)
+		return runtime.NewResponseError(resp)
+	}
+	for _, tt := range []struct {
+		err      error
+		code     string
+		contains string
+	}{
+		{armErr(401, "ExpiredAuthenticationToken", "The access token expiry UTC time is earlier than current UTC time."), steward.EUNAUTHORIZED, "ExpiredAuthenticationToken"},
+		{armErr(403, "AuthorizationFailed", "The client 'x' with object id 'y' does not have authorization to perform action 'Microsoft.Resources/tags/write' over scope '/subscriptions/s' or the scope is invalid."), steward.EFORBIDDEN, "Microsoft.Resources/tags/write over /subscriptions/s"},
+		{armErr(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."), steward.EFORBIDDEN, "Insufficient privileges"},
+		{armErr(404, "ResourceGroupNotFound", "Resource group 'g' could not be found."), steward.ENOTFOUND, "Resource group 'g' could not be found (ResourceGroupNotFound)"},
+		{armErr(400, "InvalidTagNameCharacters", "The tag names 'a<b' have reserved characters."), steward.EINVALID, "reserved characters"},
+		{armErr(409, "RoleAssignmentExists", "The role assignment already exists."), steward.ECONFLICT, "already exists"},
+		{armErr(429, "SubscriptionRequestsThrottled", "Number of 'read' requests exceeded."), steward.ETHROTTLED, "throttled"},
+		{armErr(503, "ServiceUnavailable", "Try later."), steward.EUNAVAILABLE, "HTTP 503"},
+		{context.DeadlineExceeded, steward.EUNAVAILABLE, "in time"},
+		{io.ErrUnexpectedEOF, steward.EUNAVAILABLE, "Cannot reach Azure"},
+	} {
+		err := azError(tt.err, "doing it")
+		if got := steward.ErrorCode(err); got != tt.code || !strings.Contains(steward.ErrorMessage(err), tt.contains) {
+			t.Errorf("%v: %s %q, want %s containing %q", tt.err, got, steward.ErrorMessage(err), tt.code, tt.contains)
+		}
+	}
+}

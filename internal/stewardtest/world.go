@@ -1,0 +1,193 @@
+// Package stewardtest builds Steward's services for tests the way
+// `steward serve` does: a real store, a keyring, and the Azure connector
+// talking over HTTPS to an in-process emulator. Nothing in it is a fake.
+package stewardtest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/access"
+	"github.com/stewardhq/steward/azure"
+	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/inventory"
+	"github.com/stewardhq/steward/secrets"
+	"github.com/stewardhq/steward/store"
+)
+
+// Emulator starts an emulator with the small estate, throttling off, for
+// the test, and writes its connection file. Consent may return to
+// https://127.0.0.1/tenants/connect/callback on any port.
+func Emulator(t testing.TB, cfg emulator.Config) (*emulator.Emulator, string) {
+	t.Helper()
+	if cfg.Estate == "" {
+		cfg.Estate = emulator.EstateSmall
+	}
+	cfg.RedirectURIs = append(cfg.RedirectURIs, "https://127.0.0.1/tenants/connect/callback")
+	e, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	path := filepath.Join(t.TempDir(), "emulator.json")
+	if err := e.WriteConnectionFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return e, path
+}
+
+// Services are the inventory and access services over a store.
+type Services struct {
+	Keys      *secrets.Keyring
+	Azure     *azure.Connector
+	Inventory *inventory.Service
+	Access    *access.Service
+}
+
+// NewServices builds the services over db, connected to the emulator whose
+// connection file is at path.
+func NewServices(t testing.TB, db *store.DB, path string, log *slog.Logger) *Services {
+	t.Helper()
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := &Services{}
+	var err error
+	if s.Keys, err = secrets.NewKeyring(secrets.Config{DataDir: t.TempDir(), Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Azure, err = azure.New(azure.Config{Cloud: path, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Inventory, err = inventory.New(inventory.Config{Store: db, Azure: s.Azure, Box: s.Keys, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Access, err = access.New(access.Config{Store: db, Azure: s.Azure, Box: s.Keys, Inventory: s.Inventory, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Admin is a context acting as a portal admin named alice.
+func Admin(ctx context.Context) context.Context {
+	return steward.NewContextWithActor(ctx, &steward.Actor{UserID: 1, Name: "alice", Grants: []steward.Grant{{Role: steward.RoleAdmin}}})
+}
+
+// Principal returns the seeded service principal of a tenant whose name
+// contains part (e.g. "tag", "reader").
+func Principal(t testing.TB, e *emulator.Emulator, tenant, part string) (steward.ConnectionTenant, steward.ConnectionPrincipal) {
+	t.Helper()
+	ct, ok := e.Connection().Tenant(tenant)
+	if !ok {
+		t.Fatalf("no tenant %s in the emulator", tenant)
+	}
+	for _, p := range ct.ServicePrincipals {
+		if strings.Contains(p.Name, part) {
+			return *ct, p
+		}
+	}
+	t.Fatalf("no service principal %q in %s", part, tenant)
+	return *ct, steward.ConnectionPrincipal{}
+}
+
+// Identity is a seeded principal as an Azure identity.
+func Identity(tenantID string, p steward.ConnectionPrincipal) steward.AzureIdentity {
+	return steward.AzureIdentity{TenantID: tenantID, ClientID: p.ClientID, Secret: steward.Secret(p.ClientSecret)}
+}
+
+// Credential is a seeded principal as a person would enter it.
+func Credential(p steward.ConnectionPrincipal) steward.CredentialInput {
+	return steward.CredentialInput{ClientID: p.ClientID, Secret: steward.Secret(p.ClientSecret), ExpiresAt: time.Now().AddDate(1, 0, 0)}
+}
+
+// Consent plays the customer's admin at the emulator's sign-in and consent
+// pages: it opens authorizeURL, signs in as the user with that UPN, accepts
+// (or declines), and returns the query of the redirect back to Steward
+// (code and state, or error and error_description).
+func Consent(t testing.TB, e *emulator.Emulator, authorizeURL, upn string, accept bool) url.Values {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.CACertPEM())
+	c := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer c.CloseIdleConnections()
+	var user steward.ConnectionUser
+	for _, ct := range e.Connection().Tenants {
+		for _, u := range ct.Users {
+			if strings.EqualFold(u.UserPrincipalName, upn) {
+				user = u
+			}
+		}
+	}
+	if user.ObjectID == "" {
+		t.Fatalf("no emulator user %s", upn)
+	}
+	resp, err := c.Get(authorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readBody(t, resp)
+	flow := hiddenValue(page, "flow")
+	if flow == "" {
+		t.Fatalf("the sign-in page has no flow: %.500s", page)
+	}
+	post := func(v url.Values) *http.Response {
+		resp, err := c.PostForm(authorizeURL, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp = post(url.Values{"flow": {flow}, "action": {"signin"}, "user": {user.ObjectID}, "password": {user.Password}})
+	if resp.StatusCode == http.StatusOK {
+		page = readBody(t, resp)
+		answer := "no"
+		if accept {
+			answer = "yes"
+		}
+		resp = post(url.Values{"flow": {flow}, "action": {"consent"}, "accept": {answer}})
+	}
+	defer resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("no redirect back to Steward (status %d): %.500s", resp.StatusCode, readBody(t, resp))
+	}
+	return loc.Query()
+}
+
+func readBody(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// hiddenValue finds <input type="hidden" name="NAME" value="…"> in a page.
+func hiddenValue(page, name string) string {
+	_, rest, ok := strings.Cut(page, `name="`+name+`" value="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return html.UnescapeString(v)
+}

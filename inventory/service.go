@@ -1,0 +1,108 @@
+// Package inventory is Steward's main job: it keeps an exact, fresh copy of
+// each connected subscription's resources, tags and spend, and writes tag
+// edits back to Azure through the Tags API and nothing else.
+//
+// It works only through root interfaces: the stores (subscriptions,
+// resources, the tag-edit outbox), Azure (the connector), the secret box
+// (to open credentials) and the job queue. Jobs call RunSync, ApplyTagEdits
+// and IngestCosts; the web layer calls the rest.
+//
+// Sync streams a subscription page by page and writes only resources whose
+// content hash changed. Write-back claims due outbox items with a lease,
+// reads the tags Azure has now, refuses to overwrite a name Azure changed
+// since Steward last saw it (a conflict for a person), and skips steps that
+// already landed, so an edit interrupted by a crash is applied exactly once.
+package inventory
+
+import (
+	"cmp"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// Store is what the service needs of the database.
+type Store interface {
+	steward.InventoryStore
+	steward.TenantStore
+	steward.AuditLog
+}
+
+// Config wires the service.
+type Config struct {
+	Store Store
+	Azure steward.Azure
+	Box   steward.SecretBox
+	Jobs  steward.JobQueue
+	// GraphThreshold is how many subscriptions a tenant needs before
+	// SyncAuto lists them through Resource Graph. Defaults to 10.
+	GraphThreshold int
+	// GraphSmall is the most resources a subscription may have (as of its
+	// last sync) to count as small for Resource Graph. Defaults to 2,000.
+	GraphSmall int
+	// Lease is how long a write-back worker holds the items it claimed;
+	// after a crash they are retried once it passes. Defaults to 2 minutes.
+	Lease time.Duration
+	// MaxAttempts is how often an item is tried before it fails for good.
+	// Defaults to 8.
+	MaxAttempts int
+	// CostDays is how many days of costs the first ingestion fetches.
+	// Defaults to 90.
+	CostDays int
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns the config with empty fields filled in.
+func (c Config) WithDefaults() Config {
+	c.GraphThreshold = cmp.Or(c.GraphThreshold, 10)
+	c.GraphSmall = cmp.Or(c.GraphSmall, 2000)
+	c.Lease = cmp.Or(c.Lease, 2*time.Minute)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 8)
+	c.CostDays = cmp.Or(c.CostDays, 90)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Store == nil || c.Azure == nil || c.Box == nil {
+		return errors.New("inventory: Store, Azure and Box are required")
+	}
+	return nil
+}
+
+// Service implements steward.InventoryService.
+type Service struct {
+	cfg   Config
+	store Store
+	azure steward.Azure
+	box   steward.SecretBox
+	jobs  steward.JobQueue
+	log   *slog.Logger
+}
+
+var _ steward.InventoryService = (*Service)(nil)
+
+// New builds the service. Jobs may be set later with SetJobs, since the job
+// runner itself calls the service.
+func New(cfg Config) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, store: cfg.Store, azure: cfg.Azure, box: cfg.Box, jobs: cfg.Jobs, log: cfg.Logger}, nil
+}
+
+// SetJobs sets the queue the service enqueues work on.
+func (s *Service) SetJobs(q steward.JobQueue) { s.jobs = q }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

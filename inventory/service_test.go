@@ -1,0 +1,365 @@
+package inventory_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/access"
+	"github.com/stewardhq/steward/azure"
+	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/internal/stewardtest"
+	"github.com/stewardhq/steward/inventory"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+// world is Steward's inventory on a real store, talking through the real
+// connector over HTTPS to an emulator of its own: Contoso connected with
+// its Tag Contributor service principal.
+type world struct {
+	db      *store.DB
+	emu     *emulator.Emulator
+	az      *azure.Connector
+	inv     *inventory.Service
+	acc     *access.Service
+	tenant  *steward.Tenant
+	subs    []string              // Contoso's subscriptions
+	outside steward.AzureIdentity // someone else in Contoso who changes tags meanwhile
+	ctx     context.Context
+}
+
+func newWorld(t *testing.T, db *store.DB) *world {
+	t.Helper()
+	e, path := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
+	w := &world{db: db, emu: e, ctx: stewardtest.Admin(t.Context())}
+	svc := stewardtest.NewServices(t, w.db, path, nil)
+	w.az, w.inv, w.acc = svc.Azure, svc.Inventory, svc.Access
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	w.subs = contoso.Subscriptions
+	var err error
+	w.tenant, _, err = w.acc.ConnectServicePrincipal(w.ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same Tag Contributor app, used by a person outside Steward.
+	w.outside = stewardtest.Identity(contoso.ID, writer)
+	return w
+}
+
+// syncAll discovers the tenant and runs every queued sync to the end.
+func (w *world) syncAll(t *testing.T) []*steward.SyncRun {
+	t.Helper()
+	runs, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if err := w.inv.RunSync(w.ctx, r.ID); err != nil {
+			t.Fatalf("run %d: %v", r.ID, err)
+		}
+	}
+	out := make([]*steward.SyncRun, len(runs))
+	for i, r := range runs {
+		if out[i], err = w.db.SyncRunGet(w.ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// azureResources counts a subscription's resources as Azure lists them.
+func (w *world) azureResources(t *testing.T, sub string) []*steward.Resource {
+	t.Helper()
+	var all []*steward.Resource
+	for page, err := range w.az.Resources(w.ctx, w.outside, sub, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Resources...)
+	}
+	return all
+}
+
+func (w *world) stored(t *testing.T, sub string) []*steward.Resource {
+	t.Helper()
+	var all []*steward.Resource
+	f := steward.ResourceFilter{SubscriptionID: sub, Limit: 1000}
+	for {
+		rs, next, err := w.db.ResourceList(w.ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rs...)
+		if next == "" || len(rs) == 0 {
+			return all
+		}
+		f.After = rs[len(rs)-1].PK
+	}
+}
+
+func TestSyncMirrorsAzure(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		runs := w.syncAll(t)
+		if len(runs) != len(w.subs) {
+			t.Fatalf("%d runs for %d subscriptions", len(runs), len(w.subs))
+		}
+		for _, r := range runs {
+			if r.Status != steward.SyncSucceeded {
+				t.Fatalf("run %+v", r)
+			}
+			want := w.azureResources(t, r.SubscriptionID)
+			got := w.stored(t, r.SubscriptionID)
+			if len(got) != len(want) || r.Seen != len(want) || len(want) == 0 {
+				t.Fatalf("subscription %s: Azure has %d resources, Steward stored %d, run saw %d", r.SubscriptionID, len(want), len(got), r.Seen)
+			}
+			tags := map[string]map[string]string{}
+			for _, x := range want {
+				tags[strings.ToLower(x.ID)] = x.Tags
+			}
+			for _, x := range got {
+				if !sameTags(tags[strings.ToLower(x.ID)], x.Tags) {
+					t.Fatalf("%s: stored tags %v, Azure %v", x.ID, x.Tags, tags[strings.ToLower(x.ID)])
+				}
+			}
+		}
+		// A second sync finds nothing changed and writes nothing.
+		for _, r := range w.syncAll(t) {
+			if r.Status != steward.SyncSucceeded || r.Written != 0 || r.Deleted != 0 {
+				t.Fatalf("unchanged estate, second run %+v", r)
+			}
+		}
+		// A tag changed in Azure arrives with the next sync.
+		res := w.stored(t, w.subs[0])[0]
+		if _, err := w.az.TagsMerge(w.ctx, w.outside, res.ID, map[string]string{"steward-test": "changed"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range w.syncAll(t) {
+			if r.SubscriptionID == w.subs[0] && r.Written != 1 {
+				t.Fatalf("after one tag change, run %+v", r)
+			}
+		}
+		got, err := w.db.ResourceGet(w.ctx, res.ID)
+		if err != nil || got.Tags["steward-test"] != "changed" {
+			t.Fatalf("resource after sync: %+v, %v", got, err)
+		}
+	})
+}
+
+func TestSyncLevels(t *testing.T) {
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	sub := w.subs[1]
+	res := w.stored(t, sub)[0]
+
+	// Read Tags Only: edits are refused with the reason.
+	if _, err := w.inv.SetSyncLevel(w.ctx, sub, steward.SyncReadTags); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"owner": "alice"}})
+	if err == nil || !strings.Contains(steward.ErrorMessage(err), "Read Tags Only") {
+		t.Fatalf("edit at read-tags: %v", err)
+	}
+
+	// No Resources purges what was stored and syncs nothing.
+	if _, err := w.inv.SetSyncLevel(w.ctx, sub, steward.SyncNoResources); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.stored(t, sub)); n != 0 {
+		t.Fatalf("no-resources kept %d resources", n)
+	}
+	if _, err := w.inv.SyncNow(w.ctx, sub); steward.ErrorCode(err) != steward.ECONFLICT {
+		t.Fatalf("sync at no-resources: %v", err)
+	}
+
+	// No Tags stores resources without their tags.
+	if _, err := w.inv.SetSyncLevel(w.ctx, sub, steward.SyncNoTags); err != nil {
+		t.Fatal(err)
+	}
+	w.syncAll(t)
+	rs := w.stored(t, sub)
+	if len(rs) == 0 {
+		t.Fatal("no-tags stored no resources")
+	}
+	for _, r := range rs {
+		if len(r.Tags) != 0 {
+			t.Fatalf("no-tags stored tags of %s: %v", r.ID, r.Tags)
+		}
+	}
+	// Every change of level is audited.
+	evs, _, err := w.db.AuditList(w.ctx, steward.AuditFilter{Action: "subscription.sync_level", Limit: 10})
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("sync level events: %d, %v", len(evs), err)
+	}
+}
+
+func TestBulkEditWritesBackThroughTagsAPI(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.syncAll(t)
+		sub := w.subs[2]
+		req := &steward.TagEditRequest{Filter: &steward.ResourceFilter{SubscriptionID: sub}, Merge: map[string]string{"owner": "alice"}}
+		preview, err := w.inv.PreviewTagEdit(w.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(w.stored(t, sub))
+		if preview.Resources != n || len(preview.Changed) == 0 || len(preview.Changed)+len(preview.Refused) != n {
+			t.Fatalf("preview of %d resources: %d selected, %d changed, %d refused", n, preview.Resources, len(preview.Changed), len(preview.Refused))
+		}
+		// App Service sites carry Azure's own hidden-related:/… tags, which
+		// the Tags API refuses to write back: those are refused up front,
+		// by name, and the whole edit with them unless the rest is asked for.
+		skipped := map[string]bool{}
+		for _, r := range preview.Refused {
+			if !strings.Contains(r.Reason, "hidden-related:") {
+				t.Fatalf("refused %s: %s", r.ResourceID, r.Reason)
+			}
+			skipped[strings.ToLower(r.ResourceID)] = true
+		}
+		if len(skipped) > 0 {
+			if _, err := w.inv.SubmitTagEdit(w.ctx, req); steward.ErrorCode(err) != steward.EFORBIDDEN {
+				t.Fatalf("edit with refused resources: %v", err)
+			}
+			req.SkipRefused = true
+		}
+		edit, err := w.inv.SubmitTagEdit(w.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit.Status != steward.EditPending || edit.ItemCount != len(preview.Changed) {
+			t.Fatalf("submitted %+v", edit)
+		}
+		if err := w.inv.ApplyTagEdits(w.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if edit, err = w.db.TagEditGet(w.ctx, edit.ID); err != nil || edit.AppliedCount != edit.ItemCount {
+			failed, _ := w.db.TagEditItems(w.ctx, edit.ID, steward.EditFailed, 0, 10)
+			for _, f := range failed {
+				t.Logf("failed: %s: %s", f.ResourceID, f.LastError)
+			}
+			t.Fatalf("after write-back: %+v, %v", edit, err)
+		}
+		// Azure has it, read back through the SDK.
+		for _, r := range w.azureResources(t, sub) {
+			if tagValue(r.Tags, "owner") != "alice" && !skipped[strings.ToLower(r.ID)] {
+				t.Fatalf("%s in Azure: %v", r.ID, r.Tags)
+			}
+		}
+		// Written by the Tags API only: the activity log holds tag writes
+		// and nothing else from Steward's identity.
+		contoso, reader := stewardtest.Principal(t, w.emu, emulator.ContosoTenantName, "reader")
+		auditor := stewardtest.Identity(contoso.ID, reader)
+		acts, err := w.az.Activity(w.ctx, auditor, sub, time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(acts) < edit.ItemCount {
+			t.Fatalf("%d activity entries for %d writes", len(acts), edit.ItemCount)
+		}
+		for _, a := range acts {
+			if !strings.EqualFold(a.Operation, "Microsoft.Resources/tags/write") {
+				t.Fatalf("Steward wrote %s", a.Operation)
+			}
+		}
+		// Running the job again writes nothing more (idempotent).
+		if err := w.inv.ApplyTagEdits(w.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := w.az.Activity(w.ctx, auditor, sub, time.Now().Add(-time.Hour)); len(again) != len(acts) {
+			t.Fatalf("second write-back wrote again: %d then %d entries", len(acts), len(again))
+		}
+	})
+}
+
+func TestConflictIsHeldForAPerson(t *testing.T) {
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	res := w.stored(t, w.subs[0])[0]
+	edit, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"costcenter": "steward"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile someone sets the same tag in Azure.
+	if _, err := w.az.TagsMerge(w.ctx, w.outside, res.ID, map[string]string{"CostCenter": "portal"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.inv.ApplyTagEdits(w.ctx, w.subs[0]); err != nil {
+		t.Fatal(err)
+	}
+	items, err := w.db.TagEditItems(w.ctx, edit.ID, "", 0, 10)
+	if err != nil || len(items) != 1 || items[0].Status != steward.EditConflict || len(items[0].Conflicts) != 1 {
+		t.Fatalf("items: %+v, %v", items, err)
+	}
+	tags, err := w.az.TagsGet(w.ctx, w.outside, res.ID)
+	if err != nil || tags["CostCenter"] != "portal" {
+		t.Fatalf("Azure's value was overwritten: %v, %v", tags, err)
+	}
+	// The person decides for Steward's value: it is written over Azure's.
+	if err := w.inv.ResolveConflict(w.ctx, items[0].ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.inv.ApplyTagEdits(w.ctx, w.subs[0]); err != nil {
+		t.Fatal(err)
+	}
+	tags, err = w.az.TagsGet(w.ctx, w.outside, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range tags {
+		if strings.EqualFold(k, "costcenter") && v != "steward" {
+			t.Fatalf("after resolving for Steward, Azure has %s=%s", k, v)
+		}
+	}
+}
+
+func TestWriteAccessOffHoldsEdits(t *testing.T) {
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	res := w.stored(t, w.subs[0])[0]
+	if _, err := w.acc.SetWriteAccess(w.ctx, w.tenant.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"owner": "bob"}})
+	if err == nil || !strings.Contains(strings.ToLower(steward.ErrorMessage(err)), "write access") {
+		t.Fatalf("edit with write access off: %v", err)
+	}
+}
+
+func TestTagLimitsCheckedBeforeWriting(t *testing.T) {
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	res := w.stored(t, w.subs[0])[0]
+	_, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"bad/name": "x"}})
+	if err == nil || !strings.Contains(steward.ErrorMessage(err), "bad/name") {
+		t.Fatalf("invalid tag name: %v", err)
+	}
+	if edits, _ := w.db.TagEditList(w.ctx, 10); len(edits) != 0 {
+		t.Fatalf("a refused edit was stored: %+v", edits[0])
+	}
+}
+
+// tagValue looks a tag up as Azure does, ignoring the case of its name.
+func tagValue(tags map[string]string, name string) string {
+	for k, v := range tags {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func sameTags(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

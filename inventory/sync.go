@@ -1,0 +1,415 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// SyncTenant discovers the tenant's subscriptions and queues a sync of each
+// one whose level reads resources: one Resource Graph job for many small
+// subscriptions, or one ARM job per subscription (parallel).
+func (s *Service) SyncTenant(ctx context.Context, tenantID, reason string) ([]*steward.SyncRun, error) {
+	t, err := s.store.TenantGet(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := s.discover(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var eligible []*steward.Subscription
+	for _, sub := range subs {
+		if sub.SyncLevel.SyncsResources() && sub.MissingSince.IsZero() && !strings.EqualFold(sub.State, "Disabled") {
+			eligible = append(eligible, sub)
+		}
+	}
+	method := s.method(ctx, t, eligible)
+	var runs []*steward.SyncRun
+	for _, sub := range eligible {
+		if r, busy := s.activeRun(ctx, sub.ID); busy {
+			runs = append(runs, r)
+			continue
+		}
+		run := &steward.SyncRun{SubscriptionID: sub.ID, Reason: reason, Method: method, Status: steward.SyncQueued, CreatedBy: actorName(ctx)}
+		if err := s.store.SyncRunCreate(ctx, run); err != nil {
+			return runs, err
+		}
+		runs = append(runs, run)
+	}
+	if s.jobs == nil {
+		return runs, nil
+	}
+	if method == steward.SyncResourceGraph {
+		var ids []int64
+		for _, r := range runs {
+			if r.Status == steward.SyncQueued {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) > 0 {
+			return runs, s.jobs.EnqueueGraphSync(ctx, t.ID, ids)
+		}
+		return runs, nil
+	}
+	for _, r := range runs {
+		if r.Status == steward.SyncQueued {
+			if err := s.enqueue(ctx, r); err != nil {
+				return runs, err
+			}
+		}
+	}
+	return runs, nil
+}
+
+// discover records the subscriptions the tenant's read identity sees now.
+func (s *Service) discover(ctx context.Context, t *steward.Tenant) ([]*steward.Subscription, error) {
+	id, err := s.identity(ctx, t, steward.CredentialRead)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := s.azure.Subscriptions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	subs := make([]*steward.Subscription, 0, len(seen))
+	for _, a := range seen {
+		subs = append(subs, &steward.Subscription{
+			ID: strings.ToLower(a.ID), TenantID: t.ID, HomeTenantID: strings.ToLower(a.HomeTenantID), DisplayName: a.DisplayName,
+			State: a.State, ManagedByTenants: a.ManagedByTenants, Tags: a.Tags,
+		})
+	}
+	return s.store.SubscriptionSync(ctx, t.ID, subs)
+}
+
+// method picks how to list a tenant's resources: Resource Graph when it has
+// many subscriptions that are all small, else ARM per subscription.
+func (s *Service) method(ctx context.Context, t *steward.Tenant, subs []*steward.Subscription) steward.SyncMethod {
+	if t.SyncMethod != steward.SyncAuto && t.SyncMethod != "" {
+		return t.SyncMethod
+	}
+	if len(subs) < s.cfg.GraphThreshold {
+		return steward.SyncARM
+	}
+	for _, sub := range subs {
+		runs, err := s.store.SyncRunList(ctx, sub.ID, 5)
+		if err != nil {
+			return steward.SyncARM
+		}
+		for _, r := range runs {
+			if r.Status == steward.SyncSucceeded {
+				if r.Seen > s.cfg.GraphSmall {
+					return steward.SyncARM
+				}
+				break
+			}
+		}
+	}
+	return steward.SyncResourceGraph
+}
+
+// activeRun returns the subscription's queued or running run, if any.
+func (s *Service) activeRun(ctx context.Context, subscriptionID string) (*steward.SyncRun, bool) {
+	runs, err := s.store.SyncRunList(ctx, subscriptionID, 1)
+	if err != nil || len(runs) == 0 {
+		return nil, false
+	}
+	r := runs[0]
+	return r, r.Status == steward.SyncQueued || r.Status == steward.SyncRunning
+}
+
+// SyncNow queues a sync of one subscription through ARM, or returns the run
+// already queued or running.
+func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.SyncRun, error) {
+	sub, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	if err != nil {
+		return nil, err
+	}
+	if !sub.SyncLevel.SyncsResources() {
+		return nil, steward.Errorf(steward.ECONFLICT, "Subscription %s is set to No Resources: Steward reads nothing there.", sub.DisplayName)
+	}
+	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != steward.TenantActive {
+		return nil, steward.Errorf(steward.ECONFLICT, "Tenant %s is revoked; Steward no longer syncs it.", t.Name)
+	}
+	if r, busy := s.activeRun(ctx, sub.ID); busy {
+		return r, nil
+	}
+	run := &steward.SyncRun{SubscriptionID: sub.ID, Reason: "manual", Method: steward.SyncARM, Status: steward.SyncQueued, CreatedBy: actorName(ctx)}
+	if err := s.store.SyncRunCreate(ctx, run); err != nil {
+		return nil, err
+	}
+	if err := s.enqueue(ctx, run); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// enqueue queues a run's job. When the subscription already has a sync
+// waiting to start (queued by another replica a moment ago), this run is
+// dropped in its favour.
+func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
+	if s.jobs == nil {
+		return nil
+	}
+	err := s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID)
+	if steward.ErrorCode(err) == steward.ECONFLICT {
+		return s.finish(ctx, run, steward.SyncCanceled, "Another sync of this subscription was already waiting to start.")
+	}
+	return err
+}
+
+// RunSync lists one subscription through ARM page by page. Each page is
+// written in one transaction, so whatever happens the stored data is the
+// last good state plus whole pages; deletions are detected only after a
+// listing that started at the first page and reached the last.
+func (s *Service) RunSync(ctx context.Context, runID int64) error {
+	run, err := s.store.SyncRunGet(ctx, runID)
+	if err != nil {
+		return err
+	}
+	if run.Status == steward.SyncSucceeded || run.Status == steward.SyncCanceled {
+		return nil // done by an earlier attempt
+	}
+	sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	if err != nil {
+		return err
+	}
+	if !sub.SyncLevel.SyncsResources() {
+		return s.finish(ctx, run, steward.SyncCanceled, "The subscription is set to No Resources.")
+	}
+	id, err := s.identity(ctx, t, steward.CredentialRead)
+	if err != nil {
+		return s.fail(ctx, run, err)
+	}
+	s.start(ctx, run)
+	groups, err := s.azure.ResourceGroups(ctx, id, sub.ID)
+	if err != nil {
+		return s.fail(ctx, run, err)
+	}
+	if !sub.SyncLevel.ReadsTags() {
+		for _, g := range groups {
+			g.Tags = nil
+		}
+	}
+	if _, err := s.store.ResourceGroupSync(ctx, sub.ID, groups); err != nil {
+		return s.fail(ctx, run, err)
+	}
+	fromStart := run.Resume == ""
+	if fromStart {
+		run.Seen, run.Written, run.Pages = 0, 0, 0
+	}
+	var keep []int64
+	for page, err := range s.azure.Resources(ctx, id, sub.ID, run.Resume) {
+		if err != nil {
+			return s.fail(ctx, run, err)
+		}
+		// The level may change while the sync runs; it takes effect at once.
+		if sub, err = s.store.SubscriptionGet(ctx, sub.ID); err != nil {
+			return s.fail(ctx, run, err)
+		}
+		if !sub.SyncLevel.SyncsResources() {
+			return s.finish(ctx, run, steward.SyncCanceled, "The subscription was set to No Resources during the sync.")
+		}
+		written, err := s.writePage(ctx, sub, page.Resources)
+		if err != nil {
+			return s.fail(ctx, run, err)
+		}
+		for _, r := range page.Resources {
+			keep = append(keep, r.PK)
+		}
+		run.Seen += len(page.Resources)
+		run.Written += written
+		run.Pages++
+		run.Resume = page.Next
+		if err := s.store.SyncRunUpdate(ctx, run); err != nil {
+			return err
+		}
+	}
+	if fromStart {
+		slices.Sort(keep)
+		n, err := s.store.ResourceDeleteExcept(ctx, sub.ID, keep)
+		if err != nil {
+			return s.fail(ctx, run, err)
+		}
+		run.Deleted = n
+	}
+	return s.finish(ctx, run, steward.SyncSucceeded, "")
+}
+
+// writePage stores one page of a subscription's resources at its level.
+func (s *Service) writePage(ctx context.Context, sub *steward.Subscription, rs []*steward.Resource) (int, error) {
+	readTags := sub.SyncLevel.ReadsTags()
+	for _, r := range rs {
+		r.SubscriptionID = sub.ID
+		if !readTags {
+			r.Tags = nil
+		}
+	}
+	return s.store.ResourceUpsertMany(ctx, sub.ID, rs, readTags)
+}
+
+// RunGraphSync syncs several subscriptions of a tenant with Resource Graph.
+func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []int64) error {
+	t, err := s.store.TenantGet(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	runs := map[string]*steward.SyncRun{}
+	subs := map[string]*steward.Subscription{}
+	var ids []string
+	for _, id := range runIDs {
+		run, err := s.store.SyncRunGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		if run.Status == steward.SyncSucceeded || run.Status == steward.SyncCanceled {
+			continue
+		}
+		sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
+		if err != nil {
+			return err
+		}
+		if !sub.SyncLevel.SyncsResources() {
+			s.finish(ctx, run, steward.SyncCanceled, "The subscription is set to No Resources.")
+			continue
+		}
+		runs[sub.ID], subs[sub.ID] = run, sub
+		ids = append(ids, sub.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	id, err := s.identity(ctx, t, steward.CredentialRead)
+	if err != nil {
+		for _, run := range runs {
+			s.fail(ctx, run, err)
+		}
+		return err
+	}
+	failAll := func(err error) error {
+		for _, run := range runs {
+			s.fail(ctx, run, err)
+		}
+		return err
+	}
+	for _, sid := range ids {
+		s.start(ctx, runs[sid])
+		groups, err := s.azure.ResourceGroups(ctx, id, sid)
+		if err != nil {
+			return failAll(err)
+		}
+		if _, err := s.store.ResourceGroupSync(ctx, sid, groups); err != nil {
+			return failAll(err)
+		}
+	}
+	// One listing covers every subscription, so one resume point serves all.
+	resume := runs[ids[0]].Resume
+	fromStart := resume == ""
+	keep := map[string][]int64{}
+	for page, err := range s.azure.ResourcesGraph(ctx, id, ids, resume) {
+		if err != nil {
+			return failAll(err)
+		}
+		bySub := map[string][]*steward.Resource{}
+		for _, r := range page.Resources {
+			sid := strings.ToLower(r.SubscriptionID)
+			if subs[sid] != nil {
+				bySub[sid] = append(bySub[sid], r)
+			}
+		}
+		for sid, rs := range bySub {
+			written, err := s.writePage(ctx, subs[sid], rs)
+			if err != nil {
+				return failAll(err)
+			}
+			for _, r := range rs {
+				keep[sid] = append(keep[sid], r.PK)
+			}
+			runs[sid].Seen += len(rs)
+			runs[sid].Written += written
+		}
+		for _, sid := range ids {
+			runs[sid].Pages++
+			runs[sid].Resume = page.Next
+			if err := s.store.SyncRunUpdate(ctx, runs[sid]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, sid := range ids {
+		run := runs[sid]
+		if fromStart {
+			k := keep[sid]
+			slices.Sort(k)
+			n, err := s.store.ResourceDeleteExcept(ctx, sid, k)
+			if err != nil {
+				return failAll(err)
+			}
+			run.Deleted = n
+		}
+		if err := s.finish(ctx, run, steward.SyncSucceeded, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) start(ctx context.Context, run *steward.SyncRun) {
+	run.Status = steward.SyncRunning
+	if run.StartedAt.IsZero() {
+		run.StartedAt = s.now()
+	}
+	run.Error = ""
+	if err := s.store.SyncRunUpdate(ctx, run); err != nil {
+		s.log.WarnContext(ctx, "sync run not marked running", slog.Int64("run_id", run.ID), slog.Any("error", err))
+	}
+}
+
+// fail records why a run stopped, keeping where it stopped so that running
+// it again resumes there, and returns err so the job is retried.
+func (s *Service) fail(ctx context.Context, run *steward.SyncRun, cause error) error {
+	run.Status = steward.SyncFailed
+	run.Error = steward.ErrorMessage(cause)
+	if errors.Is(cause, context.Canceled) {
+		run.Error = "Steward stopped during the sync; it continues where it stopped."
+	}
+	run.FinishedAt = s.now()
+	// The run's record must be saved even when ctx was cancelled.
+	if err := s.store.SyncRunUpdate(context.WithoutCancel(ctx), run); err != nil {
+		s.log.ErrorContext(ctx, "sync run outcome not saved", slog.Int64("run_id", run.ID), slog.Any("error", err))
+	}
+	s.log.WarnContext(ctx, "sync failed", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID), slog.Any("error", cause))
+	return cause
+}
+
+func (s *Service) finish(ctx context.Context, run *steward.SyncRun, status steward.SyncRunStatus, note string) error {
+	run.Status, run.Error, run.Resume, run.FinishedAt = status, note, "", s.now()
+	if err := s.store.SyncRunUpdate(ctx, run); err != nil {
+		return err
+	}
+	if status == steward.SyncSucceeded {
+		s.log.InfoContext(ctx, "sync finished", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID),
+			slog.Int("seen", run.Seen), slog.Int("written", run.Written), slog.Int("deleted", run.Deleted), slog.Duration("took", run.FinishedAt.Sub(run.StartedAt)))
+	}
+	return nil
+}
+
+// actorName names who asked, for run records and events.
+func actorName(ctx context.Context) string {
+	if a := steward.ActorFromContext(ctx); a != nil {
+		return a.Name
+	}
+	return steward.SystemActor.Name
+}

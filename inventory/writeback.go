@@ -1,0 +1,213 @@
+package inventory
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// claimBatch is how many items a write-back worker claims at a time.
+const claimBatch = 50
+
+// ApplyTagEdits writes a subscription's due items to Azure. It claims
+// items with a lease, so two workers never write the same item, and an
+// item whose worker died is retried once the lease passes.
+func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) error {
+	sub, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	if err != nil {
+		return err
+	}
+	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	if err != nil {
+		return err
+	}
+	if !t.WriteEnabled || !sub.SyncLevel.WritesTags() || t.Status != steward.TenantActive {
+		// Nothing may be written now: keep the edits, waiting.
+		n, err := s.store.TagEditHold(ctx, t.ID, sub.ID, true)
+		if n > 0 {
+			s.log.InfoContext(ctx, "tag edits held", slog.String("subscription_id", sub.ID), slog.Int("items", n))
+		}
+		return err
+	}
+	id, err := s.identity(ctx, t, steward.CredentialWrite)
+	if err != nil {
+		return err
+	}
+	w := &writer{s: s, id: id, editors: map[int64]string{}}
+	for {
+		items, err := s.store.TagEditItemsClaim(ctx, sub.ID, s.now(), s.cfg.Lease, claimBatch)
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		for _, item := range items {
+			if err := ctx.Err(); err != nil {
+				return err // the lease returns the rest to the queue
+			}
+			if err := w.apply(ctx, item); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writer applies items with one write identity.
+type writer struct {
+	s       *Service
+	id      steward.AzureIdentity
+	editors map[int64]string // edit ID -> who made the edit
+}
+
+// apply writes one item: read Azure's tags, stop on a conflict, skip what
+// already landed, delete then merge. It returns an error only when the
+// whole write-back must stop (the credential no longer works).
+func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
+	s := w.s
+	current, err := s.azure.TagsGet(ctx, w.id, item.ResourceID)
+	if err != nil {
+		return w.retryOrFail(ctx, item, err)
+	}
+	done, conflicts := steward.CheckTagPlan(current, item.Merge, item.Delete, item.Expected)
+	if len(conflicts) > 0 {
+		item.Status, item.Conflicts = steward.EditConflict, conflicts
+		item.LastError = steward.ErrorMessage(steward.ErrTagEditConflict(item.ResourceID, conflicts))
+		ev := w.event(ctx, item, "tags.conflict").WithOutcome(steward.OutcomeFailure)
+		for _, c := range conflicts {
+			ev.With("azure:"+c.Key, deref(c.Azure))
+		}
+		return s.store.TagEditItemFinish(ctx, item, nil, ev)
+	}
+	if !done {
+		var del []string
+		for _, name := range item.Delete {
+			if _, ok := lookupFold(current, name); ok {
+				del = append(del, name)
+			}
+		}
+		if len(del) > 0 {
+			if current, err = s.azure.TagsDelete(ctx, w.id, item.ResourceID, del); err != nil {
+				return w.retryOrFail(ctx, item, err)
+			}
+			// A rename to another spelling deletes first; remember that it
+			// did, so a retry does not take the missing name for a conflict.
+			progressed := false
+			for _, name := range del {
+				lk := steward.TagKey(name)
+				if _, renamed := mergeFold(item.Merge, lk); renamed && item.Expected[lk] != nil {
+					item.Expected[lk] = nil
+					progressed = true
+				}
+			}
+			if progressed {
+				if err := s.store.TagEditItemFinish(ctx, item, nil, nil); err != nil {
+					return err
+				}
+			}
+		}
+		merge := map[string]string{}
+		for k, v := range item.Merge {
+			if cv, ok := current[k]; !ok || cv != v {
+				merge[k] = v
+			}
+		}
+		if len(merge) > 0 {
+			if current, err = s.azure.TagsMerge(ctx, w.id, item.ResourceID, merge); err != nil {
+				return w.retryOrFail(ctx, item, err)
+			}
+		}
+	}
+	item.Status, item.LastError, item.Conflicts, item.AppliedAt = steward.EditApplied, "", nil, s.now()
+	ev := w.event(ctx, item, "tags.write")
+	if done {
+		ev.With("note", "already in Azure")
+	}
+	return s.store.TagEditItemFinish(ctx, item, current, ev)
+}
+
+// retryOrFail decides what an error means for an item: a broken credential
+// stops the write-back (items return to the queue); a refusal by Azure fails
+// the item with Azure's reason; anything else is retried with backoff until
+// MaxAttempts.
+func (w *writer) retryOrFail(ctx context.Context, item *steward.TagEditItem, cause error) error {
+	s := w.s
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	code := steward.ErrorCode(cause)
+	item.LastError = steward.ErrorMessage(cause)
+	switch {
+	case code == steward.EUNAUTHORIZED:
+		item.Status, item.NextAttemptAt = steward.EditPending, s.now().Add(backoff(item.Attempts))
+		if err := s.store.TagEditItemFinish(ctx, item, nil, nil); err != nil {
+			return err
+		}
+		return cause
+	case code == steward.EFORBIDDEN || code == steward.ENOTFOUND || code == steward.EINVALID || item.Attempts >= s.cfg.MaxAttempts:
+		item.Status = steward.EditFailed
+		ev := w.event(ctx, item, "tags.write").WithOutcome(steward.OutcomeFailure).With("reason", item.LastError)
+		return s.store.TagEditItemFinish(ctx, item, nil, ev)
+	default:
+		item.Status, item.NextAttemptAt = steward.EditPending, s.now().Add(backoff(item.Attempts))
+		s.log.WarnContext(ctx, "tag write will be retried", slog.Int64("item_id", item.ID), slog.Int("attempt", item.Attempts), slog.Any("error", cause))
+		return s.store.TagEditItemFinish(ctx, item, nil, nil)
+	}
+}
+
+// backoff grows with the attempts: 10 s, 20 s, 40 s … up to 10 minutes.
+func backoff(attempts int) time.Duration {
+	d := 10 * time.Second << min(attempts, 6)
+	return min(d, 10*time.Minute)
+}
+
+// event is the audit event of a write, in the name of the person who made
+// the edit: Steward wrote it, they asked for it.
+func (w *writer) event(ctx context.Context, item *steward.TagEditItem, action string) *steward.AuditEvent {
+	by, ok := w.editors[item.EditID]
+	if !ok {
+		by = steward.SystemActor.Name
+		if e, err := w.s.store.TagEditGet(ctx, item.EditID); err == nil {
+			by = e.CreatedBy
+		}
+		w.editors[item.EditID] = by
+	}
+	ev := &steward.AuditEvent{Actor: by, Action: action, Target: item.ResourceID, TenantID: item.TenantID, Outcome: steward.OutcomeSuccess}
+	ev.With("edit", strconv.FormatInt(item.EditID, 10)).With("via", "steward write identity "+w.id.ClientID)
+	if len(item.Merge) > 0 {
+		ev.With("merge", describeMap(item.Merge))
+	}
+	if len(item.Delete) > 0 {
+		ev.With("delete", strings.Join(item.Delete, ", "))
+	}
+	return ev
+}
+
+func lookupFold(tags map[string]string, name string) (string, bool) {
+	for k, v := range tags {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func mergeFold(merge map[string]string, lowerKey string) (string, bool) {
+	for k, v := range merge {
+		if steward.TagKey(k) == lowerKey {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(absent)"
+	}
+	return *s
+}

@@ -1,0 +1,633 @@
+package web
+
+import (
+	"encoding/csv"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// Inventory: subscriptions and their sync levels and runs, resources and
+// their tags, tag edits, and spend.
+
+type apiSubscription struct {
+	ID               string            `json:"id"`
+	TenantID         string            `json:"tenantId"`
+	HomeTenantID     string            `json:"homeTenantId"`
+	DisplayName      string            `json:"displayName"`
+	State            string            `json:"state"`
+	SyncLevel        string            `json:"syncLevel"`
+	SyncLevelLabel   string            `json:"syncLevelLabel"`
+	SyncLevelMeans   string            `json:"syncLevelMeans"`
+	ManagedByTenants []string          `json:"managedByTenants"`
+	Tags             map[string]string `json:"tags"`
+	LastSyncedAt     *time.Time        `json:"lastSyncedAt,omitempty"`
+	MissingSince     *time.Time        `json:"missingSince,omitempty"`
+}
+
+type apiSyncRun struct {
+	ID              int64      `json:"id"`
+	SubscriptionID  string     `json:"subscriptionId"`
+	Reason          string     `json:"reason"`
+	Method          string     `json:"method"`
+	Status          string     `json:"status"`
+	CreatedBy       string     `json:"createdBy"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	StartedAt       *time.Time `json:"startedAt,omitempty"`
+	FinishedAt      *time.Time `json:"finishedAt,omitempty"`
+	Expected        int        `json:"expected"`
+	Seen            int        `json:"seen"`
+	Written         int        `json:"written"`
+	Deleted         int        `json:"deleted"`
+	Pages           int        `json:"pages"`
+	Progress        float64    `json:"progress"` // 0..1
+	EstimatedFinish *time.Time `json:"estimatedFinish,omitempty"`
+	Error           string     `json:"error,omitempty"`
+}
+
+type apiResource struct {
+	ID             string            `json:"id"`
+	Name           string            `json:"name"`
+	Type           string            `json:"type"`
+	ResourceGroup  string            `json:"resourceGroup"`
+	Location       string            `json:"location"`
+	SubscriptionID string            `json:"subscriptionId"`
+	Tags           map[string]string `json:"tags"`
+}
+
+type apiTagHistory struct {
+	At     time.Time `json:"at"`
+	Key    string    `json:"key"`
+	Old    *string   `json:"old"`
+	New    *string   `json:"new"`
+	Source string    `json:"source"`
+	Actor  string    `json:"actor"`
+	EditID int64     `json:"editId,omitempty"`
+}
+
+type apiResourceDetail struct {
+	apiResource
+	History []apiTagHistory `json:"history"`
+}
+
+type apiTagEdit struct {
+	ID            int64      `json:"id"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	CreatedBy     string     `json:"createdBy"`
+	Request       string     `json:"request"`
+	Items         int        `json:"items"`
+	Applied       int        `json:"applied"`
+	Failed        int        `json:"failed"`
+	Conflicts     int        `json:"conflicts"`
+	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
+	ItemsOnPage   []apiItem  `json:"itemList,omitempty"`
+	NextItemsPage string     `json:"nextItems,omitempty"`
+}
+
+type apiItem struct {
+	ID         int64                 `json:"id"`
+	ResourceID string                `json:"resourceId"`
+	Status     string                `json:"status"`
+	Merge      map[string]string     `json:"merge"`
+	Delete     []string              `json:"delete"`
+	Attempts   int                   `json:"attempts"`
+	Error      string                `json:"error,omitempty"`
+	Conflicts  []steward.TagConflict `json:"conflicts,omitempty"`
+	AppliedAt  *time.Time            `json:"appliedAt,omitempty"`
+}
+
+type apiPreview struct {
+	DryRun    bool                 `json:"dryRun"`
+	Resources int                  `json:"resources"`
+	Changes   []apiPreviewResource `json:"changes"`
+	Refused   []steward.TagRefusal `json:"refused"`
+}
+
+type apiPreviewResource struct {
+	ResourceID string              `json:"resourceId"`
+	Changes    []steward.TagChange `json:"changes"`
+}
+
+type apiCostGroup struct {
+	Key      string     `json:"key"`
+	Day      *time.Time `json:"day,omitempty"`
+	Cost     float64    `json:"cost"`
+	Currency string     `json:"currency"`
+}
+
+func toAPISubscription(s *steward.Subscription) apiSubscription {
+	tags := s.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return apiSubscription{ID: s.ID, TenantID: s.TenantID, HomeTenantID: s.HomeTenantID, DisplayName: s.DisplayName, State: s.State,
+		SyncLevel: string(s.SyncLevel), SyncLevelLabel: s.SyncLevel.Label(), SyncLevelMeans: s.SyncLevel.Explain(),
+		ManagedByTenants: nonNil(s.ManagedByTenants), Tags: tags, LastSyncedAt: optTime(s.LastSyncedAt), MissingSince: optTime(s.MissingSince)}
+}
+
+func toAPISyncRun(r *steward.SyncRun, now time.Time) apiSyncRun {
+	p, eta := r.Progress(now)
+	return apiSyncRun{ID: r.ID, SubscriptionID: r.SubscriptionID, Reason: r.Reason, Method: string(r.Method), Status: string(r.Status),
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), StartedAt: optTime(r.StartedAt), FinishedAt: optTime(r.FinishedAt),
+		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error}
+}
+
+func toAPIResource(r *steward.Resource) apiResource {
+	tags := r.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return apiResource{ID: r.ID, Name: r.Name, Type: r.Type, ResourceGroup: r.ResourceGroup, Location: r.Location, SubscriptionID: r.SubscriptionID, Tags: tags}
+}
+
+func toAPITagEdit(e *steward.TagEdit) apiTagEdit {
+	return apiTagEdit{ID: e.ID, Status: string(e.Status), CreatedAt: e.CreatedAt.UTC(), CreatedBy: e.CreatedBy, Request: e.Request,
+		Items: e.ItemCount, Applied: e.AppliedCount, Failed: e.FailedCount, Conflicts: e.ConflictCount, FinishedAt: optTime(e.FinishedAt)}
+}
+
+func toAPIItem(i *steward.TagEditItem) apiItem {
+	return apiItem{ID: i.ID, ResourceID: i.ResourceID, Status: string(i.Status), Merge: i.Merge, Delete: nonNil(i.Delete), Attempts: i.Attempts,
+		Error: i.LastError, Conflicts: i.Conflicts, AppliedAt: optTime(i.AppliedAt)}
+}
+
+// visibleSubscription returns a subscription the caller may see, or
+// ENOTFOUND as if it did not exist.
+func (s *Server) visibleSubscription(r *http.Request, id string) (*steward.Subscription, error) {
+	sub, err := s.deps.Inventory.SubscriptionGet(r.Context(), strings.ToLower(id))
+	if err != nil {
+		return nil, err
+	}
+	if !steward.ActorFromContext(r.Context()).Can(steward.PermInventoryRead, sub.TenantID) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+	}
+	return sub, nil
+}
+
+// scopeFilter limits a subscription filter to the caller's tenants.
+func scopeSubs(r *http.Request, f steward.SubscriptionFilter) steward.SubscriptionFilter {
+	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+		f.Scoped, f.Tenants = true, tenants
+	}
+	return f
+}
+
+func (s *Server) apiListSubscriptions(w http.ResponseWriter, r *http.Request) error {
+	f := scopeSubs(r, steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))})
+	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiSubscription]{Items: []apiSubscription{}}
+	for _, sub := range subs {
+		out.Items = append(out.Items, toAPISubscription(sub))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) apiGetSubscription(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.visibleSubscription(r, r.PathValue("subscriptionId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPISubscription(sub))
+	return nil
+}
+
+type syncLevelInput struct {
+	Level string `json:"level"`
+}
+
+func (s *Server) apiSetSyncLevel(w http.ResponseWriter, r *http.Request) error {
+	var in syncLevelInput
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	level, err := steward.ParseSyncLevel(in.Level)
+	if err != nil {
+		return err
+	}
+	if _, err := s.visibleSubscription(r, r.PathValue("subscriptionId")); err != nil {
+		return err
+	}
+	sub, err := s.deps.InventoryService.SetSyncLevel(r.Context(), strings.ToLower(r.PathValue("subscriptionId")), level)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPISubscription(sub))
+	return nil
+}
+
+func (s *Server) apiSyncNow(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.visibleSubscription(r, r.PathValue("subscriptionId"))
+	if err != nil {
+		return err
+	}
+	if !steward.ActorFromContext(r.Context()).Can(steward.PermTenantsManage, sub.TenantID) {
+		return steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow starting syncs in this tenant.")
+	}
+	run, err := s.deps.InventoryService.SyncNow(r.Context(), sub.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/sync-runs/"+strconv.FormatInt(run.ID, 10))
+	writeJSON(w, http.StatusAccepted, toAPISyncRun(run, s.cfg.Now()))
+	return nil
+}
+
+func (s *Server) apiListSyncRuns(w http.ResponseWriter, r *http.Request) error {
+	sub, err := s.visibleSubscription(r, r.PathValue("subscriptionId"))
+	if err != nil {
+		return err
+	}
+	runs, err := s.deps.Inventory.SyncRunList(r.Context(), sub.ID, 50)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiSyncRun]{Items: []apiSyncRun{}}
+	for _, run := range runs {
+		out.Items = append(out.Items, toAPISyncRun(run, s.cfg.Now()))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) apiGetSyncRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	run, err := s.deps.Inventory.SyncRunGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.visibleSubscription(r, run.SubscriptionID); err != nil {
+		return steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
+	}
+	writeJSON(w, http.StatusOK, toAPISyncRun(run, s.cfg.Now()))
+	return nil
+}
+
+// apiResourceFilter is a resource filter in a tag edit's body; the same
+// fields as the resources query string.
+type apiResourceFilter struct {
+	Tenant        string   `json:"tenant"`
+	Subscription  string   `json:"subscription"`
+	ResourceGroup string   `json:"resourceGroup"`
+	Type          string   `json:"type"`
+	Tag           []string `json:"tag"` // KEY=VALUE, or KEY for any value
+	Untagged      string   `json:"untagged"`
+	InConflict    bool     `json:"inConflict"`
+	Name          string   `json:"name"`
+}
+
+func (f apiResourceFilter) filter() (steward.ResourceFilter, error) {
+	out := steward.ResourceFilter{TenantID: strings.ToLower(f.Tenant), SubscriptionID: strings.ToLower(f.Subscription),
+		ResourceGroup: f.ResourceGroup, Type: f.Type, Untagged: f.Untagged, InConflict: f.InConflict, NameContains: f.Name}
+	if out.TenantID != "" && !steward.IsGUID(out.TenantID) {
+		return out, steward.Errorf(steward.EINVALID, "tenant must be a tenant ID (a GUID).")
+	}
+	if out.SubscriptionID != "" && !steward.IsGUID(out.SubscriptionID) {
+		return out, steward.Errorf(steward.EINVALID, "subscription must be a subscription ID (a GUID).")
+	}
+	for _, t := range f.Tag {
+		k, v, hasValue := strings.Cut(t, "=")
+		if strings.TrimSpace(k) == "" {
+			return out, steward.Errorf(steward.EINVALID, "tag %q: write KEY=VALUE, or KEY for any value.", t)
+		}
+		out.Tags = append(out.Tags, steward.TagMatch{Key: k, Value: v, AnyValue: !hasValue})
+	}
+	return out, nil
+}
+
+// resourceFilter reads the resources query string and limits it to the
+// caller's tenants.
+func resourceFilter(r *http.Request) (steward.ResourceFilter, error) {
+	q := r.URL.Query()
+	conflict, err := boolQuery(r, "conflict")
+	if err != nil {
+		return steward.ResourceFilter{}, err
+	}
+	af := apiResourceFilter{Tenant: q.Get("tenant"), Subscription: q.Get("subscription"), ResourceGroup: q.Get("resourceGroup"),
+		Type: q.Get("type"), Tag: q["tag"], Untagged: q.Get("untagged"), InConflict: conflict, Name: q.Get("q")}
+	f, err := af.filter()
+	if err != nil {
+		return f, err
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			return f, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to 1000.")
+		}
+	}
+	if v := q.Get("cursor"); v != "" {
+		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After < 1 {
+			return f, steward.Errorf(steward.EINVALID, "cursor is not one this API returned.")
+		}
+	}
+	scopeResources(r, &f)
+	return f, nil
+}
+
+func scopeResources(r *http.Request, f *steward.ResourceFilter) {
+	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+		f.Scoped, f.Tenants = true, tenants
+	}
+}
+
+func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request) error {
+	f, err := resourceFilter(r)
+	if err != nil {
+		return err
+	}
+	rs, next, err := s.deps.Inventory.ResourceList(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiResource]{Items: []apiResource{}, Next: next}
+	for _, res := range rs {
+		out.Items = append(out.Items, toAPIResource(res))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// visibleResource finds a resource by ARM ID that the caller may see.
+func (s *Server) visibleResource(r *http.Request, id string) (*steward.Resource, error) {
+	if id == "" {
+		return nil, steward.Errorf(steward.EINVALID, "Give the resource's ARM ID as id.")
+	}
+	res, err := s.deps.Inventory.ResourceGet(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.visibleSubscription(r, res.SubscriptionID); err != nil {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Resource not found.")
+	}
+	return res, nil
+}
+
+func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.visibleResource(r, r.URL.Query().Get("id"))
+	if err != nil {
+		return err
+	}
+	hist, err := s.deps.Inventory.TagHistory(r.Context(), res.PK, 200)
+	if err != nil {
+		return err
+	}
+	out := apiResourceDetail{apiResource: toAPIResource(res), History: []apiTagHistory{}}
+	for _, h := range hist {
+		out.History = append(out.History, apiTagHistory{At: h.At.UTC(), Key: h.Key, Old: h.Old, New: h.New, Source: h.Source, Actor: h.Actor, EditID: h.EditID})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) apiTagKeys(w http.ResponseWriter, r *http.Request) error {
+	f, err := resourceFilter(r)
+	if err != nil {
+		return err
+	}
+	keys, err := s.deps.Inventory.TagKeys(r.Context(), f, 500)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listResponse[*steward.TagKeyStat]{Items: nonNil(keys)})
+	return nil
+}
+
+// tagEditInput is the body of POST /api/v1/tag-edits.
+type tagEditInput struct {
+	Resources []string           `json:"resources"`
+	Filter    *apiResourceFilter `json:"filter"`
+	Merge     map[string]string  `json:"merge"`
+	Delete    []string           `json:"delete"`
+	Rename    map[string]string  `json:"rename"`
+	DryRun    bool               `json:"dryRun"`
+	// SkipRefused applies the edit to the resources it may change when
+	// some may not be changed, instead of refusing it.
+	SkipRefused bool `json:"skipRefused"`
+}
+
+func (in tagEditInput) request(r *http.Request) (*steward.TagEditRequest, error) {
+	if len(in.Resources) > 0 && in.Filter != nil {
+		return nil, steward.Errorf(steward.EINVALID, "Give resources or a filter, not both.")
+	}
+	req := &steward.TagEditRequest{Resources: in.Resources, Merge: in.Merge, Delete: in.Delete, Rename: in.Rename, SkipRefused: in.SkipRefused}
+	if in.Filter != nil {
+		f, err := in.Filter.filter()
+		if err != nil {
+			return nil, err
+		}
+		scopeResources(r, &f)
+		req.Filter = &f
+	}
+	return req, nil
+}
+
+func toAPIPreview(p *steward.TagEditPreview, dryRun bool) apiPreview {
+	out := apiPreview{DryRun: dryRun, Resources: p.Resources, Changes: []apiPreviewResource{}, Refused: nonNil(p.Refused)}
+	for _, c := range p.Changed {
+		out.Changes = append(out.Changes, apiPreviewResource{ResourceID: c.Resource.ID, Changes: c.Changes})
+	}
+	return out
+}
+
+func (s *Server) apiCreateTagEdit(w http.ResponseWriter, r *http.Request) error {
+	var in tagEditInput
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	req, err := in.request(r)
+	if err != nil {
+		return err
+	}
+	if in.DryRun {
+		p, err := s.deps.InventoryService.PreviewTagEdit(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, toAPIPreview(p, true))
+		return nil
+	}
+	e, err := s.deps.InventoryService.SubmitTagEdit(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/tag-edits/"+strconv.FormatInt(e.ID, 10))
+	writeJSON(w, http.StatusAccepted, toAPITagEdit(e))
+	return nil
+}
+
+func (s *Server) apiListTagEdits(w http.ResponseWriter, r *http.Request) error {
+	edits, err := s.deps.Inventory.TagEditList(r.Context(), 100)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiTagEdit]{Items: []apiTagEdit{}}
+	for _, e := range edits {
+		out.Items = append(out.Items, toAPITagEdit(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// tagEditItems returns a page of an edit's items the caller may see.
+func (s *Server) tagEditItems(r *http.Request, editID int64, status steward.TagEditStatus, after int64, limit int) ([]*steward.TagEditItem, string, error) {
+	items, err := s.deps.Inventory.TagEditItems(r.Context(), editID, status, after, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = strconv.FormatInt(items[limit-1].ID, 10)
+	}
+	actor := steward.ActorFromContext(r.Context())
+	visible := items[:0]
+	for _, it := range items {
+		if actor.Can(steward.PermInventoryRead, it.TenantID) {
+			visible = append(visible, it)
+		}
+	}
+	return visible, next, nil
+}
+
+func (s *Server) apiGetTagEdit(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	e, err := s.deps.Inventory.TagEditGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	after, _ := strconv.ParseInt(r.URL.Query().Get("cursor"), 10, 64)
+	items, next, err := s.tagEditItems(r, id, "", after, 500)
+	if err != nil {
+		return err
+	}
+	out := toAPITagEdit(e)
+	for _, it := range items {
+		out.ItemsOnPage = append(out.ItemsOnPage, toAPIItem(it))
+	}
+	out.NextItemsPage = next
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type resolveInput struct {
+	Keep string `json:"keep"` // "azure" or "steward"
+}
+
+func (s *Server) apiResolveConflict(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in resolveInput
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Keep != "azure" && in.Keep != "steward" {
+		return steward.Errorf(steward.EINVALID, `keep must be "azure" (drop Steward's change) or "steward" (write it over Azure's value).`)
+	}
+	if err := s.deps.InventoryService.ResolveConflict(r.Context(), id, in.Keep == "azure"); err != nil {
+		return err
+	}
+	item, err := s.deps.Inventory.TagEditItemGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPIItem(item))
+	return nil
+}
+
+// costQuery reads a cost report's query string.
+func costQuery(r *http.Request, now time.Time) (steward.CostQuery, error) {
+	q := r.URL.Query()
+	cq := steward.CostQuery{GroupBy: q.Get("groupBy"), SubscriptionID: strings.ToLower(q.Get("subscription"))}
+	if cq.GroupBy == "" {
+		cq.GroupBy = "service"
+	}
+	if k, ok := strings.CutPrefix(cq.GroupBy, "tag:"); ok && strings.TrimSpace(k) == "" {
+		return cq, steward.Errorf(steward.EINVALID, "groupBy tag: needs a tag name, as in tag:owner.")
+	}
+	switch {
+	case strings.HasPrefix(cq.GroupBy, "tag:"), cq.GroupBy == "subscription", cq.GroupBy == "resourceGroup", cq.GroupBy == "service", cq.GroupBy == "day":
+	default:
+		return cq, steward.Errorf(steward.EINVALID, "groupBy must be tag:KEY, subscription, resourceGroup, service or day.")
+	}
+	var err error
+	if cq.From, err = parseTimeParam(q.Get("from"), "from"); err != nil {
+		return cq, err
+	}
+	if cq.To, err = parseTimeParam(q.Get("to"), "to"); err != nil {
+		return cq, err
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	if cq.To.IsZero() {
+		cq.To = today.AddDate(0, 0, 1)
+	}
+	if cq.From.IsZero() {
+		cq.From = cq.To.AddDate(0, 0, -30)
+	}
+	if !cq.From.Before(cq.To) {
+		return cq, steward.Errorf(steward.EINVALID, "from must be before to.")
+	}
+	if cq.To.Sub(cq.From) > 366*24*time.Hour {
+		return cq, steward.Errorf(steward.EINVALID, "A cost report covers at most a year.")
+	}
+	if cq.Daily, err = boolQuery(r, "daily"); err != nil {
+		return cq, err
+	}
+	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+		cq.Scoped, cq.Tenants = true, tenants
+	}
+	return cq, nil
+}
+
+func (s *Server) apiCosts(w http.ResponseWriter, r *http.Request) error {
+	cq, err := costQuery(r, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	groups, err := s.deps.Inventory.CostReport(r.Context(), cq)
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="steward-costs-`+url.PathEscape(strings.ReplaceAll(cq.GroupBy, ":", "-"))+`.csv"`)
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"group", "day", "cost", "currency"})
+		for _, g := range groups {
+			day := ""
+			if !g.Day.IsZero() {
+				day = g.Day.Format(time.DateOnly)
+			}
+			cw.Write([]string{csvSafe(costLabel(cq, g.Key)), day, strconv.FormatFloat(g.Cost, 'f', 2, 64), g.Currency})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	out := listResponse[apiCostGroup]{Items: []apiCostGroup{}}
+	for _, g := range groups {
+		out.Items = append(out.Items, apiCostGroup{Key: costLabel(cq, g.Key), Day: optTime(g.Day), Cost: g.Cost, Currency: g.Currency})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// costLabel names a group: an empty tag value is "untagged".
+func costLabel(q steward.CostQuery, key string) string {
+	if key == "" && strings.HasPrefix(q.GroupBy, "tag:") {
+		return "untagged"
+	}
+	return key
+}
