@@ -38,9 +38,13 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	svc := stewardtest.NewServices(t, w.db, path, nil)
 	w.az, w.inv, w.acc = svc.Azure, svc.Inventory, svc.Access
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
 	w.subs = contoso.Subscriptions
 	var err error
-	w.tenant, _, err = w.acc.ConnectServicePrincipal(w.ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	// Separate identities: a Reader reads (resources and spend), a Tag
+	// Contributor writes.
+	w.tenant, _, err = w.acc.ConnectServicePrincipal(w.ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso",
+		Read: stewardtest.Credential(reader), Write: ptr(stewardtest.Credential(writer))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +344,54 @@ func TestTagLimitsCheckedBeforeWriting(t *testing.T) {
 	if edits, _ := w.db.TagEditList(w.ctx, 10); len(edits) != 0 {
 		t.Fatalf("a refused edit was stored: %+v", edits[0])
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestCostsByTag fetches a subscription's daily costs and reports them by
+// tag: the report adds up to what Cost Management says.
+func TestCostsByTag(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.syncAll(t)
+		sub := w.subs[0]
+		if err := w.inv.IngestCosts(w.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		contoso, reader := stewardtest.Principal(t, w.emu, emulator.ContosoTenantName, "reader")
+		to := time.Now().UTC().Truncate(24 * time.Hour)
+		from := to.AddDate(0, 0, -30)
+		var azureTotal float64
+		for row, err := range w.az.Costs(w.ctx, stewardtest.Identity(contoso.ID, reader), sub, from, to) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			azureTotal += row.Cost
+		}
+		groups, err := db.CostReport(w.ctx, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total float64
+		for _, g := range groups {
+			total += g.Cost
+		}
+		if azureTotal <= 0 || len(groups) < 2 || total < azureTotal*0.999 || total > azureTotal*1.001 {
+			t.Fatalf("report by tag: %d groups summing to %.2f; Cost Management says %.2f", len(groups), total, azureTotal)
+		}
+		// Fetching again changes nothing.
+		if err := w.inv.IngestCosts(w.ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := db.CostReport(w.ctx, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
+		var total2 float64
+		for _, g := range again {
+			total2 += g.Cost
+		}
+		if total2 < total*0.999 || total2 > total*1.001 {
+			t.Fatalf("second fetch: %.2f, first %.2f", total2, total)
+		}
+	})
 }
 
 // tagValue looks a tag up as Azure does, ignoring the case of its name.

@@ -161,7 +161,7 @@ func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 	}
 	err := s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID)
 	if steward.ErrorCode(err) == steward.ECONFLICT {
-		return s.finish(ctx, run, steward.SyncCanceled, "Another sync of this subscription was already waiting to start.")
+		return s.finish(ctx, run, steward.SyncCanceled, "Another sync of this subscription was already queued or running.")
 	}
 	return err
 }
@@ -402,8 +402,24 @@ func (s *Service) finish(ctx context.Context, run *steward.SyncRun, status stewa
 	if status == steward.SyncSucceeded {
 		s.log.InfoContext(ctx, "sync finished", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID),
 			slog.Int("seen", run.Seen), slog.Int("written", run.Written), slog.Int("deleted", run.Deleted), slog.Duration("took", run.FinishedAt.Sub(run.StartedAt)))
+		s.firstCosts(ctx, run.SubscriptionID)
 	}
 	return nil
+}
+
+// firstCosts queues a subscription's first cost fetch once its resources
+// are known, so spend shows the day a subscription is connected rather
+// than at the next daily fetch.
+func (s *Service) firstCosts(ctx context.Context, subscriptionID string) {
+	if s.jobs == nil {
+		return
+	}
+	if latest, err := s.store.CostLatestDay(ctx, subscriptionID); err != nil || !latest.IsZero() {
+		return
+	}
+	if err := s.jobs.EnqueueCosts(ctx, subscriptionID); err != nil && steward.ErrorCode(err) != steward.ECONFLICT {
+		s.log.WarnContext(ctx, "first cost fetch not queued; the daily fetch will do it", slog.String("subscription_id", subscriptionID), slog.Any("error", err))
+	}
 }
 
 // actorName names who asked, for run records and events.

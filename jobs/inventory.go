@@ -19,11 +19,11 @@ type InventoryStore interface {
 	TagEditSubscriptionsDue(ctx context.Context) ([]string, error)
 }
 
-// waiting are the job states in which a job has not started yet. A unique
-// job is not queued twice while one waits; one may wait while another runs,
-// which is safe because the work itself is claimed (sync runs by status,
-// tag edits by lease).
-var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled}
+// waiting are the job states in which a unique job is not queued again:
+// not yet started, or running (River requires running among them). Work
+// that arrives while its job runs is found by the periodic sweep, or by the
+// next schedule: sync runs are claimed by status, tag edits by lease.
+var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateRunning}
 
 // SyncArgs runs one subscription's sync run.
 type SyncArgs struct {
@@ -81,14 +81,14 @@ func (ScheduleCostsArgs) Kind() string { return "schedule_costs" }
 var uniqueWaiting = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waiting}}
 
 // EnqueueSync queues a sync run. It answers ECONFLICT when the subscription
-// already has a sync waiting to start.
+// already has a sync queued or running.
 func (r *Runner) EnqueueSync(ctx context.Context, runID int64, subscriptionID string) error {
 	res, err := r.client.Insert(ctx, SyncArgs{SubscriptionID: subscriptionID, RunID: runID}, uniqueWaiting)
 	if err != nil {
 		return fmt.Errorf("queueing sync: %w", err)
 	}
 	if res.UniqueSkippedAsDuplicate {
-		return steward.Errorf(steward.ECONFLICT, "A sync of this subscription is already waiting to start.")
+		return steward.Errorf(steward.ECONFLICT, "A sync of this subscription is already queued or running.")
 	}
 	return nil
 }
