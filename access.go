@@ -197,4 +197,8 @@ type AccessService interface {
 	// CheckExpiry warns about credentials expiring in 30, 14, 7 and 1 days
 	// (once per threshold) and returns how many warnings it sent.
 	CheckExpiry(ctx context.Context) (int, error)
+	// Remind sends the periodic review reminders that are due: each
+	// tenant's write activity monthly, its permissions quarterly, and
+	// rotation of credentials older than a year. It returns how many.
+	Remind(ctx context.Context) (int, error)
 }

@@ -101,6 +101,8 @@ func (s *Service) RotateCredential(ctx context.Context, credentialID int64, repl
 		return nil, err
 	}
 	s.alert(ctx, steward.Alert{Kind: "credential_added", Severity: "warning", TenantID: t.ID, Subject: "A credential of " + t.Name + " was rotated",
-		Text: fmt.Sprintf("%s rotated the %s credential of app %s; the old secret was retired.", actor(ctx).Name, old.Purpose, old.ClientID)})
+		Text: fmt.Sprintf("%s rotated the %s credential of app %s: a new one is in use.", actor(ctx).Name, old.Purpose, old.ClientID)})
+	s.alert(ctx, steward.Alert{Kind: "credential_removed", Severity: "warning", TenantID: t.ID, Subject: "A credential of " + t.Name + " was retired",
+		Text: fmt.Sprintf("%s retired the old %s credential of app %s (%s).", actor(ctx).Name, old.Purpose, old.ClientID, retire.Details["entra"])})
 	return fresh, nil
 }

@@ -6,19 +6,25 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/access"
 	"github.com/stewardhq/steward/emulator"
 	"github.com/stewardhq/steward/internal/stewardtest"
+	"github.com/stewardhq/steward/notify"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
 )
@@ -346,3 +352,68 @@ func newCertificate(t *testing.T, e *emulator.Emulator, appID string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestExpiryWarningsAndReminders moves a clock through a credential's life
+// and checks which alerts reach a real webhook, and that each goes once.
+func TestExpiryWarningsAndReminders(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	var (
+		mu    sync.Mutex
+		kinds []string
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a steward.Alert
+		json.NewDecoder(r.Body).Decode(&a)
+		mu.Lock()
+		kinds = append(kinds, a.Kind)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	alerts, err := notify.New(notify.Config{Webhooks: []notify.Webhook{{URL: hook.URL, Secret: "hook-secret"}}, HTTPClient: hook.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	acc, err := access.New(access.Config{Store: db, Azure: svc.Azure, Box: svc.Keys, Inventory: svc.Inventory, Notifier: alerts, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	cred := stewardtest.Credential(writer)
+	cred.ExpiresAt = now.AddDate(0, 0, 40)
+	if _, _, err := acc.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: cred}); err != nil {
+		t.Fatal(err)
+	}
+	got := func() []string { mu.Lock(); defer mu.Unlock(); k := slices.Clone(kinds); kinds = nil; return k }
+	got() // the connection's own alerts
+	step := func(days int, want ...string) {
+		t.Helper()
+		mu.Lock()
+		now = now.AddDate(0, 0, days)
+		mu.Unlock()
+		if _, err := acc.CheckExpiry(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := acc.Remind(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k := got()
+		slices.Sort(k)
+		slices.Sort(want)
+		if !slices.Equal(k, want) {
+			t.Fatalf("after %d more days: alerts %v, want %v", days, k, want)
+		}
+	}
+	step(1)                                           // 39 days left
+	step(10, "credential_expiring")                   // 29 left: the 30-day warning
+	step(1)                                           // sent once
+	step(16, "credential_expiring")                   // 13 left
+	step(7, "credential_expiring", "review_activity") // 6 left; a month since connecting
+	step(6, "credential_expired")                     // 0 left: expired
+	step(2)                                           // said once
+	step(60, "review_activity", "review_permissions") // quarterly
+}

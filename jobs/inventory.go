@@ -231,7 +231,8 @@ func (w *scheduleCostsWorker) Work(ctx context.Context, job *river.Job[ScheduleC
 }
 
 // AccessChecksArgs is the daily check of every tenant's credentials: expiry
-// warnings, then validation against what each sync level needs.
+// warnings, review reminders, then validation against what each sync level
+// needs.
 type AccessChecksArgs struct{}
 
 func (AccessChecksArgs) Kind() string { return "access_checks" }
@@ -249,6 +250,9 @@ func (w *accessChecksWorker) Timeout(*river.Job[AccessChecksArgs]) time.Duration
 
 func (w *accessChecksWorker) Work(ctx context.Context, job *river.Job[AccessChecksArgs]) error {
 	if _, err := w.access.CheckExpiry(ctx); err != nil {
+		return err
+	}
+	if _, err := w.access.Remind(ctx); err != nil {
 		return err
 	}
 	tenants, err := w.store.TenantList(ctx, nil)
