@@ -92,30 +92,31 @@ func (s *Service) expiryFromGraph(ctx context.Context, id steward.AzureIdentity,
 // checking they work, then validates them and starts a sync.
 func (s *Service) ConnectServicePrincipal(ctx context.Context, in steward.ServicePrincipalInput) (*steward.Tenant, *steward.ValidationReport, error) {
 	in.TenantID = strings.ToLower(strings.TrimSpace(in.TenantID))
-	if !steward.IsGUID(in.TenantID) {
-		return nil, nil, steward.Errorf(steward.EINVALID, "The tenant ID must be the directory (tenant) ID, a GUID.")
+	// Every refused attempt is audited, bad input included.
+	fail := func(err error) (*steward.Tenant, *steward.ValidationReport, error) {
+		s.auditFailure(ctx, "tenant.connect", truncate(in.TenantID, 64), steward.ErrorMessage(err))
+		return nil, nil, err
 	}
 	if err := requireManage(ctx, in.TenantID); err != nil {
-		return nil, nil, err
+		return fail(err)
+	}
+	if !steward.IsGUID(in.TenantID) {
+		return fail(steward.Errorf(steward.EINVALID, "The tenant ID must be the directory (tenant) ID, a GUID."))
 	}
 	name := strings.TrimSpace(in.Name)
 	if name == "" || len(name) > 200 {
-		return nil, nil, steward.Errorf(steward.EINVALID, "Give the tenant a name of 1 to 200 characters.")
+		return fail(steward.Errorf(steward.EINVALID, "Give the tenant a name of 1 to 200 characters."))
 	}
 	if err := s.checkInput(steward.CredentialRead, &in.Read); err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	if in.Write != nil {
 		if err := s.checkInput(steward.CredentialWrite, in.Write); err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
 	}
 	if _, err := s.store.TenantGet(ctx, in.TenantID); err == nil {
-		return nil, nil, steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", in.TenantID)
-	}
-	fail := func(err error) (*steward.Tenant, *steward.ValidationReport, error) {
-		s.auditFailure(ctx, "tenant.connect", in.TenantID, steward.ErrorMessage(err))
-		return nil, nil, err
+		return fail(steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", in.TenantID))
 	}
 	read, err := s.credential(ctx, in.TenantID, steward.CredentialRead, in.Read)
 	if err != nil {

@@ -417,3 +417,45 @@ func TestExpiryWarningsAndReminders(t *testing.T) {
 	step(2)                                           // said once
 	step(60, "review_activity", "review_permissions") // quarterly
 }
+
+// TestBadConnectionsAreAuditedAndLeaveNothing tries the mistakes people
+// make: each gets a clear message, nothing is stored, and each attempt is
+// in the audit log.
+func TestBadConnectionsAreAuditedAndLeaveNothing(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	wrong := stewardtest.Credential(writer)
+	wrong.Secret = "wrong"
+	cases := []struct {
+		name string
+		in   steward.ServicePrincipalInput
+		code string
+		says string
+	}{
+		{"not a tenant id", steward.ServicePrincipalInput{TenantID: "contoso.com", Name: "C", Read: stewardtest.Credential(writer)}, steward.EINVALID, "GUID"},
+		{"no name", steward.ServicePrincipalInput{TenantID: contoso.ID, Read: stewardtest.Credential(writer)}, steward.EINVALID, "name"},
+		{"wrong secret", steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "C", Read: wrong}, steward.EUNAUTHORIZED, "secret"},
+		{"unknown tenant", steward.ServicePrincipalInput{TenantID: "00000000-0000-0000-0000-00000000abcd", Name: "C", Read: stewardtest.Credential(writer)}, "", ""},
+	}
+	for _, c := range cases {
+		_, _, err := svc.Access.ConnectServicePrincipal(ctx, c.in)
+		if err == nil || (c.code != "" && steward.ErrorCode(err) != c.code) || !strings.Contains(strings.ToLower(steward.ErrorMessage(err)), strings.ToLower(c.says)) {
+			t.Errorf("%s: %v (code %s)", c.name, err, steward.ErrorCode(err))
+		}
+	}
+	if ts, _ := db.TenantList(ctx, nil); len(ts) != 0 {
+		t.Fatalf("%d tenants stored", len(ts))
+	}
+	evs, _, err := db.AuditList(ctx, steward.AuditFilter{Action: "tenant.connect", Limit: 10})
+	if err != nil || len(evs) != len(cases) {
+		t.Fatalf("%d audited attempts for %d, %v", len(evs), len(cases), err)
+	}
+	for _, ev := range evs {
+		if ev.Outcome != steward.OutcomeFailure {
+			t.Fatalf("attempt audited as %s", ev.Outcome)
+		}
+	}
+}
