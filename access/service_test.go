@@ -459,3 +459,92 @@ func TestBadConnectionsAreAuditedAndLeaveNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeRolesWithProof removes Steward's roles through a fresh consent
+// and checks, with Steward's own tokens, that the access is gone.
+func TestRevokeRolesWithProof(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
+	admin := contoso.Users[0].UserPrincipalName
+	consent := func(purpose string) *steward.ConsentSession {
+		t.Helper()
+		u, err := svc.Access.ConsentStart(ctx, contoso.ID, purpose, callback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := stewardtest.Consent(t, e, u, admin, true)
+		sess, err := svc.Access.ConsentCallback(ctx, a.Get("state"), a.Get("code"), a.Get("error"), a.Get("error_description"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	sess := consent("connect")
+	tenant, _, err := svc.Access.ConsentComplete(ctx, sess.ID, "Contoso", contoso.Subscriptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Before the roles are removed, nothing is proven.
+	proof, err := svc.Access.Revoke(ctx, tenant.ID, steward.RevokeRoles)
+	if err != nil || proof.Verified {
+		t.Fatalf("proof with roles still assigned: %+v, %v", proof, err)
+	}
+	sess = consent("revoke")
+	for _, s := range sess.Subscriptions {
+		if !s.Connected {
+			t.Fatalf("revocation consent: %s not shown as connected", s.DisplayName)
+		}
+	}
+	if _, results, err := svc.Access.ConsentComplete(ctx, sess.ID, "", contoso.Subscriptions); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, r := range results {
+			if r.Error != "" {
+				t.Fatalf("removing roles: %+v", r)
+			}
+		}
+	}
+	proof, err = svc.Access.Revoke(ctx, tenant.ID, steward.RevokeRoles)
+	if err != nil || !proof.Verified {
+		t.Fatalf("proof after removing roles: %+v, %v", proof, err)
+	}
+	got, err := db.TenantGet(ctx, tenant.ID)
+	if err != nil || got.Status != steward.TenantRevokedVerified || got.WriteEnabled {
+		t.Fatalf("tenant after revocation: %+v, %v", got, err)
+	}
+	if _, err := svc.Inventory.SyncNow(ctx, contoso.Subscriptions[0]); steward.ErrorCode(err) != steward.ECONFLICT {
+		t.Fatalf("sync after revocation: %v", err)
+	}
+}
+
+func TestPartnerAdminLink(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Access.SetPartnerID(ctx, tenant.ID, "12ab"); steward.ErrorCode(err) != steward.EINVALID {
+		t.Fatalf("bad MPN ID: %v", err)
+	}
+	for _, id := range []string{"1234567", "7654321"} {
+		got, err := svc.Access.SetPartnerID(ctx, tenant.ID, id)
+		if err != nil || got.PALPartnerID != id {
+			t.Fatalf("partner %s: %+v, %v", id, got, err)
+		}
+		link, err := svc.Azure.PartnerGet(ctx, stewardtest.Identity(contoso.ID, writer))
+		if err != nil || link.PartnerID != id {
+			t.Fatalf("Azure's link: %+v, %v", link, err)
+		}
+	}
+	evs, _, _ := db.AuditList(ctx, steward.AuditFilter{Action: "tenant.partner_link", Limit: 10})
+	if len(evs) < 2 {
+		t.Fatalf("%d partner link events", len(evs))
+	}
+}
