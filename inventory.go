@@ -331,6 +331,9 @@ type InventoryStore interface {
 	ResourceCount(ctx context.Context, f ResourceFilter) (int, error)
 	// TagHistory returns a resource's tag changes, newest first.
 	TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*TagHistoryEntry, error)
+	// TagHistoryAttribute names Azure's caller (by ARM ID) on tag changes
+	// a sync found since a time that have no actor yet.
+	TagHistoryAttribute(ctx context.Context, subscriptionID string, since time.Time, callers map[string]string) (int, error)
 	// TagKeys lists tag names in use (within f's tenant, subscription and
 	// scope), with their spellings, by number of resources.
 	TagKeys(ctx context.Context, f ResourceFilter, limit int) ([]*TagKeyStat, error)

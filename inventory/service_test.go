@@ -150,6 +150,16 @@ func TestSyncMirrorsAzure(t *testing.T) {
 		if err != nil || got.Tags["steward-test"] != "changed" {
 			t.Fatalf("resource after sync: %+v, %v", got, err)
 		}
+		// The drift is in the resource's history with Azure's caller: for an
+		// app, its service principal's object ID.
+		_, writer := stewardtest.Principal(t, w.emu, emulator.ContosoTenantName, "tag")
+		hist, err := w.db.TagHistory(w.ctx, got.PK, 10)
+		if err != nil || len(hist) == 0 || hist[0].Key != "steward-test" || hist[0].Source != "sync" || hist[0].Actor != writer.ObjectID {
+			for _, h := range hist {
+				t.Logf("history: %+v", *h)
+			}
+			t.Fatalf("history after drift: want steward-test found by sync, by %s (%v)", writer.ObjectID, err)
+		}
 	})
 }
 

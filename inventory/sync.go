@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -245,7 +246,46 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 		}
 		run.Deleted = n
 	}
+	if run.Written > 0 && sub.SyncLevel.ReadsTags() {
+		s.attributeDrift(ctx, id, run)
+	}
 	return s.finish(ctx, run, steward.SyncSucceeded, "")
+}
+
+// attributeDrift names who changed tags outside Steward: Azure's activity
+// log has the caller of each write. Best effort — an identity without
+// Microsoft.Insights read (Tag Contributor alone) leaves drift unnamed.
+func (s *Service) attributeDrift(ctx context.Context, id steward.AzureIdentity, run *steward.SyncRun) {
+	since := run.StartedAt.AddDate(0, 0, -89) // the activity log keeps 90 days
+	if runs, err := s.store.SyncRunList(ctx, run.SubscriptionID, 10); err == nil {
+		for _, r := range runs {
+			if r.ID != run.ID && r.Status == steward.SyncSucceeded && r.StartedAt.After(since) {
+				since = r.StartedAt
+				break
+			}
+		}
+	}
+	acts, err := s.azure.Activity(ctx, id, run.SubscriptionID, since)
+	if err != nil {
+		s.log.DebugContext(ctx, "drift left unnamed: the activity log is not readable", slog.String("subscription_id", run.SubscriptionID), slog.Any("error", err))
+		return
+	}
+	callers := map[string]string{}
+	latest := map[string]time.Time{}
+	for _, a := range acts {
+		// A Tags API write is logged on {scope}/providers/Microsoft.Resources/tags/default.
+		key := steward.ResourceKey(strings.TrimSuffix(strings.ToLower(a.ResourceID), "/providers/microsoft.resources/tags/default"))
+		if a.Caller == "" || !strings.EqualFold(a.Status, "Succeeded") || a.Time.Before(latest[key]) {
+			continue
+		}
+		callers[key], latest[key] = a.Caller, a.Time
+	}
+	if len(callers) == 0 {
+		return
+	}
+	if _, err := s.store.TagHistoryAttribute(ctx, run.SubscriptionID, run.StartedAt, callers); err != nil {
+		s.log.WarnContext(ctx, "drift callers not recorded", slog.String("subscription_id", run.SubscriptionID), slog.Any("error", err))
+	}
 }
 
 // writePage stores one page of a subscription's resources at its level.

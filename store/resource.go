@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -719,3 +720,27 @@ func (db *DB) TagKeys(ctx context.Context, f steward.ResourceFilter, limit int) 
 
 // formatPK is a listing's cursor.
 func formatPK(pk int64) string { return strconv.FormatInt(pk, 10) }
+
+// TagHistoryAttribute names Azure's caller on the tag changes a sync found
+// on a subscription's resources since a time (drift made outside Steward),
+// for those changes that have no actor yet. callers maps ARM IDs to the
+// caller of their latest tag write. It returns how many changes it named.
+func (db *DB) TagHistoryAttribute(ctx context.Context, subscriptionID string, since time.Time, callers map[string]string) (int, error) {
+	n := 0
+	err := db.inTx(ctx, func(tx *Tx) error {
+		for id, caller := range callers {
+			res, err := tx.ExecContext(ctx, `
+				UPDATE tag_history SET actor = $1
+				WHERE source = 'sync' AND actor = '' AND at >= $2
+				  AND resource_pk = (SELECT pk FROM resources WHERE arm_key = $3 AND subscription_id = $4)`,
+				caller, since.UnixMicro(), steward.ResourceKey(id), strings.ToLower(subscriptionID))
+			if err != nil {
+				return fmt.Errorf("naming drift callers: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
