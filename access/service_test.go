@@ -548,3 +548,46 @@ func TestPartnerAdminLink(t *testing.T) {
 		t.Fatalf("%d partner link events", len(evs))
 	}
 }
+
+// TestLeastPrivilegeRole derives the custom role a tenant needs from what
+// its subscriptions' levels use.
+func TestLeastPrivilegeRole(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := func() (actions []string, scopes []string) {
+		t.Helper()
+		b, _, err := svc.Access.LeastPrivilegeRole(ctx, tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ Actions, AssignableScopes []string }
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Actions, r.AssignableScopes
+	}
+	actions, scopes := role()
+	if !slices.Contains(actions, "Microsoft.Resources/tags/write") || !slices.Contains(actions, "Microsoft.CostManagement/query/read") || len(scopes) != len(contoso.Subscriptions) {
+		t.Fatalf("read-write-tags everywhere: %v on %v", actions, scopes)
+	}
+	for _, a := range actions {
+		if strings.Contains(a, "*") {
+			t.Fatalf("wildcard in a least-privilege role: %s", a)
+		}
+	}
+	for _, s := range contoso.Subscriptions {
+		if _, err := svc.Inventory.SetSyncLevel(ctx, s, steward.SyncReadTags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if actions, _ = role(); slices.Contains(actions, "Microsoft.Resources/tags/write") {
+		t.Fatalf("read-tags everywhere still asks to write: %v", actions)
+	}
+}
