@@ -168,6 +168,12 @@ type AccessService interface {
 	// credentials (sealed), validates them and starts a sync. EINVALID,
 	// EUNAUTHORIZED (the credential does not work), ECONFLICT (connected).
 	ConnectServicePrincipal(ctx context.Context, in ServicePrincipalInput) (*Tenant, *ValidationReport, error)
+	// ConnectLighthouse connects the partner's own (managing) tenant,
+	// where Steward's app is registered: Steward then works, with its app
+	// identity, in the customer subscriptions delegated to that tenant
+	// through Azure Lighthouse. EINVALID, EUNAUTHORIZED, ECONFLICT,
+	// EUNPROCESSABLE (nothing is delegated yet).
+	ConnectLighthouse(ctx context.Context, managingTenantID, name string) (*Tenant, *ValidationReport, error)
 	// Validate checks every credential of a tenant and compares each
 	// subscription's effective permissions with its sync level's needs.
 	Validate(ctx context.Context, tenantID string) (*ValidationReport, error)

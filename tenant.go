@@ -23,6 +23,13 @@ const (
 	ConnectLighthouse ConnectionKind = "lighthouse"
 )
 
+// UsesAppIdentity reports whether Steward works in the tenant with its own
+// multi-tenant app (consent, and Lighthouse from the partner's tenant)
+// rather than with credentials the customer gave it.
+func (t *Tenant) UsesAppIdentity() bool {
+	return t.Connection == ConnectConsent || t.Connection == ConnectLighthouse
+}
+
 // TenantStatus says whether Steward may still use a tenant.
 type TenantStatus string
 

@@ -2,6 +2,8 @@ package access
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,6 +145,63 @@ func (s *Service) ConnectServicePrincipal(ctx context.Context, in steward.Servic
 	}
 	s.alert(ctx, steward.Alert{Kind: "write_access_enabled", TenantID: t.ID, Subject: "Steward may now write tags in " + name,
 		Text: "Tenant " + name + " was connected with a service principal; write access is on."})
+	if _, err := s.inv.SyncTenant(ctx, t.ID, "connected"); err != nil {
+		s.log.WarnContext(ctx, "first sync not started", "tenant_id", t.ID, "error", err)
+	}
+	rep, err := s.Validate(ctx, t.ID)
+	if err != nil {
+		return t, nil, err
+	}
+	return t, rep, nil
+}
+
+// ConnectLighthouse connects the managing tenant for its delegated
+// subscriptions. Nothing is stored but the tenant: Steward's app identity
+// is configuration, and the customers' delegations are in Azure.
+func (s *Service) ConnectLighthouse(ctx context.Context, managingTenantID, name string) (*steward.Tenant, *steward.ValidationReport, error) {
+	tid := strings.ToLower(strings.TrimSpace(managingTenantID))
+	fail := func(err error) (*steward.Tenant, *steward.ValidationReport, error) {
+		s.auditFailure(ctx, "tenant.connect", truncate(tid, 64), steward.ErrorMessage(err))
+		return nil, nil, err
+	}
+	if err := requireManage(ctx, tid); err != nil {
+		return fail(err)
+	}
+	if !steward.IsGUID(tid) {
+		return fail(steward.Errorf(steward.EINVALID, "The managing tenant ID must be the partner's directory (tenant) ID, a GUID."))
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return fail(steward.Errorf(steward.EINVALID, "Give the connection a name of 1 to 200 characters."))
+	}
+	if _, err := s.store.TenantGet(ctx, tid); err == nil {
+		return fail(steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", tid))
+	}
+	app := s.azure.AppIdentity(tid)
+	if err := s.azure.CheckIdentity(ctx, app); err != nil {
+		return fail(err)
+	}
+	subs, err := s.azure.Subscriptions(ctx, app)
+	if err != nil {
+		return fail(err)
+	}
+	delegated := 0
+	for _, sub := range subs {
+		if sub.HomeTenantID != "" && !strings.EqualFold(sub.HomeTenantID, tid) {
+			delegated++
+		}
+	}
+	if delegated == 0 {
+		return fail(steward.Errorf(steward.EUNPROCESSABLE, "No customer subscription is delegated to tenant %s for Steward's app yet. Build the delegation template under Lighthouse, have the customer deploy it, then connect.", tid))
+	}
+	t := &steward.Tenant{ID: tid, Name: name, Connection: steward.ConnectLighthouse, WriteEnabled: true, Status: steward.TenantActive, SyncMethod: steward.SyncAuto}
+	ev := steward.NewAuditEvent(ctx, "tenant.connect", name).WithTenant(tid).With("connection", string(steward.ConnectLighthouse)).
+		With("delegated_subscriptions", strconv.Itoa(delegated)).With("write_access", "on")
+	if err := s.store.TenantCreate(ctx, t, nil, ev); err != nil {
+		return nil, nil, err
+	}
+	s.alert(ctx, steward.Alert{Kind: "write_access_enabled", TenantID: t.ID, Subject: "Steward may now write tags in " + name,
+		Text: fmt.Sprintf("%s connected %d subscriptions delegated through Azure Lighthouse; write access is on where the delegation allows it.", actor(ctx).Name, delegated)})
 	if _, err := s.inv.SyncTenant(ctx, t.ID, "connected"); err != nil {
 		s.log.WarnContext(ctx, "first sync not started", "tenant_id", t.ID, "error", err)
 	}

@@ -118,6 +118,23 @@ func (s *Service) RevocationCommands(ctx context.Context, tenantID string, metho
 		return nil, err
 	}
 	var cmds []string
+	if t.Connection == steward.ConnectLighthouse && method != steward.RevokeWriteOff {
+		// The customer ends a delegation by removing its registration
+		// assignment; each subscription is its customer's to revoke.
+		for _, sub := range subs {
+			regs, err := s.azure.Registrations(ctx, ids[0].id, sub.ID)
+			if err != nil {
+				cmds = append(cmds, fmt.Sprintf("az managedservices assignment list --subscription %s   # then delete the one for %s", sub.ID, t.Name))
+				continue
+			}
+			for _, r := range regs {
+				if strings.EqualFold(r.ManagedByTenantID, t.ID) {
+					cmds = append(cmds, fmt.Sprintf("az managedservices assignment delete --assignment %s --subscription %s   # %s", r.ID, sub.ID, r.OfferName))
+				}
+			}
+		}
+		return cmds, nil
+	}
 	switch method {
 	case steward.RevokeRoles:
 		for _, pi := range ids {

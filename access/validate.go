@@ -112,9 +112,9 @@ type purposeIdentity struct {
 }
 
 // tenantIdentities lists the identities to check: Steward's app for a
-// consent connection, else each active credential.
+// consent or Lighthouse connection, else each active credential.
 func (s *Service) tenantIdentities(ctx context.Context, t *steward.Tenant) ([]purposeIdentity, bool, error) {
-	if t.Connection == steward.ConnectConsent {
+	if t.UsesAppIdentity() {
 		return []purposeIdentity{{purpose: steward.CredentialRead, id: s.azure.AppIdentity(t.ID)}}, true, nil
 	}
 	byPurpose, err := s.identities(ctx, t)
@@ -171,7 +171,7 @@ func (s *Service) Validate(ctx context.Context, tenantID string) (*steward.Valid
 			if !sub.MissingSince.IsZero() {
 				continue
 			}
-			rep.Subscriptions = append(rep.Subscriptions, s.validateSubscription(ctx, pi, principal, sub, same || t.Connection == steward.ConnectConsent))
+			rep.Subscriptions = append(rep.Subscriptions, s.validateSubscription(ctx, pi, principal, sub, same || t.UsesAppIdentity()))
 		}
 	}
 	b, _ := json.Marshal(rep)

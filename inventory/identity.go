@@ -7,7 +7,7 @@ import (
 )
 
 // identity returns the identity Steward uses in a tenant for a purpose. A
-// tenant connected by consent uses Steward's own app; otherwise the active
+// tenant connected by consent or through Lighthouse uses Steward's own app; otherwise the active
 // credential of that purpose, or the read credential when there is no
 // separate write credential ("same credentials"). The secret is opened
 // only here and only for the call.
@@ -15,7 +15,7 @@ func (s *Service) identity(ctx context.Context, t *steward.Tenant, purpose stewa
 	if t.Status != steward.TenantActive {
 		return steward.AzureIdentity{}, steward.Errorf(steward.ECONFLICT, "Tenant %s is revoked; Steward no longer uses it.", t.Name)
 	}
-	if t.Connection == steward.ConnectConsent {
+	if t.UsesAppIdentity() {
 		return s.azure.AppIdentity(t.ID), nil
 	}
 	creds, err := s.store.CredentialList(ctx, t.ID)

@@ -467,3 +467,49 @@ func TestLighthouseDelegatedSubscriptionsSync(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectThroughLighthouse connects the partner's tenant as a
+// Lighthouse connection: Steward's app identity, no stored secret, the
+// delegated subscriptions synced, and revocation commands for the customer.
+func TestConnectThroughLighthouse(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	cf := e.Connection()
+	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
+	contoso, _ := cf.Tenant(emulator.ContosoTenantName)
+	if _, _, err := svc.Access.ConnectLighthouse(ctx, contoso.ID, "Contoso"); steward.ErrorCode(err) == "" {
+		t.Fatal("Contoso delegates nothing to Steward's app, yet it connected")
+	}
+	tenant, rep, err := svc.Access.ConnectLighthouse(ctx, cf.App.TenantID, "Adatum (Lighthouse)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds, _ := db.CredentialList(ctx, tenant.ID); len(creds) != 0 {
+		t.Fatalf("a Lighthouse connection stored %d credentials", len(creds))
+	}
+	for _, v := range rep.Subscriptions {
+		if v.Verdict == steward.VerdictMissing {
+			t.Fatalf("delegated %s: %+v", v.DisplayName, v)
+		}
+	}
+	runs, err := svc.Inventory.SyncTenant(ctx, tenant.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if err := svc.Inventory.RunSync(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range northwind.Subscriptions {
+		if rs, _, err := db.ResourceList(ctx, steward.ResourceFilter{SubscriptionID: id, Limit: 1}); err != nil || len(rs) == 0 {
+			t.Fatalf("delegated %s not synced: %v", id, err)
+		}
+	}
+	cmds, err := svc.Access.RevocationCommands(ctx, tenant.ID, steward.RevokeRoles)
+	if err != nil || len(cmds) < len(northwind.Subscriptions) || !strings.Contains(cmds[0], "az managedservices assignment delete") {
+		t.Fatalf("revocation commands: %v, %v", cmds, err)
+	}
+}

@@ -165,7 +165,19 @@ type resourcesPage struct {
 }
 
 func (s *Server) pageResources(w http.ResponseWriter, r *http.Request) error {
+	// The filter form sends every field, the empty ones too; an empty field
+	// filters nothing (an empty tag= would otherwise be refused as a tag
+	// without a name).
 	q := r.URL.Query()
+	for k, vs := range q {
+		vs = slices.DeleteFunc(vs, func(v string) bool { return strings.TrimSpace(v) == "" })
+		if len(vs) == 0 {
+			delete(q, k)
+		} else {
+			q[k] = vs
+		}
+	}
+	r.URL.RawQuery = q.Encode()
 	d := resourcesPage{Query: q, SubNames: map[string]string{}}
 	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), scopeSubs(r, steward.SubscriptionFilter{}))
 	if err != nil {

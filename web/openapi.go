@@ -102,6 +102,7 @@ var schemas = map[string]any{
 	"Tenant":             apiTenant{},
 	"TenantList":         listResponse[apiTenant]{},
 	"TenantCreate":       tenantCreate{},
+	"LighthouseConnect":  lighthouseConnect{},
 	"ValidationReport":   steward.ValidationReport{},
 	"WriteAccess":        writeAccessInput{},
 	"Credential":         apiCredential{},

@@ -93,6 +93,8 @@ var matrix = map[string][]string{
 	"GET /costs":                                            readers,
 	"GET /api/v1/tenants":                                   readers,
 	"POST /api/v1/tenants":                                  operators,
+	"POST /api/v1/tenants/lighthouse":                       operators,
+	"POST /tenants/connect/lighthouse":                      operators,
 	"GET /api/v1/tenants/{tenantId}":                        readers,
 	"POST /api/v1/tenants/{tenantId}/validate":              operators,
 	"PUT /api/v1/tenants/{tenantId}/write-access":           operators,

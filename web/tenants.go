@@ -439,3 +439,25 @@ func writeReviewCSV(w http.ResponseWriter, r *steward.ReviewReport, now time.Tim
 	cw.Flush()
 	return cw.Error()
 }
+
+// lighthouseConnect connects the partner's managing tenant for the
+// subscriptions customers delegated to it.
+type lighthouseConnect struct {
+	TenantID string `json:"tenantId"` // the managing (partner) tenant, where Steward's app is registered
+	Name     string `json:"name"`
+}
+
+func (s *Server) apiConnectLighthouse(w http.ResponseWriter, r *http.Request) error {
+	var in lighthouseConnect
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	t, _, err := s.deps.Access.ConnectLighthouse(r.Context(), in.TenantID, in.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+t.ID)
+	t, _ = s.deps.Tenants.TenantGet(r.Context(), t.ID)
+	writeJSON(w, http.StatusCreated, toAPITenant(t))
+	return nil
+}

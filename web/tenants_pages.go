@@ -28,6 +28,20 @@ func (s *Server) consentRedirect(r *http.Request) string {
 	return s.publicURL(r) + "/tenants/connect/callback"
 }
 
+// allowConsentForm widens the page's form-action to HTTPS origins. The
+// consent form posts to Steward, which answers with a redirect to Entra's
+// authorize endpoint, and browsers hold the redirects after a form
+// submission to form-action too: with 'self' alone, Chromium stops the
+// consent at Steward's door. The web server does not know the authority
+// host, so any https origin is allowed, on the pages with a consent form
+// only.
+func allowConsentForm(w http.ResponseWriter) {
+	h := w.Header()
+	if csp := h.Get("Content-Security-Policy"); csp != "" {
+		h.Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' https:", 1))
+	}
+}
+
 type tenantRow struct {
 	T             *steward.Tenant
 	Subscriptions int
@@ -74,6 +88,7 @@ func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 type connectPage struct {
 	TenantHint string
 	SP         tenantForm
+	Lighthouse lighthouseConnect
 	Session    *steward.ConsentSession
 	Redirect   string
 }
@@ -86,6 +101,7 @@ type tenantForm struct {
 }
 
 func (s *Server) pageConnect(w http.ResponseWriter, r *http.Request) error {
+	allowConsentForm(w)
 	s.render(w, r, http.StatusOK, "connect", view{Title: "Connect a tenant", Nav: "tenants", Data: connectPage{Redirect: s.consentRedirect(r)}})
 	return nil
 }
@@ -96,6 +112,7 @@ func (s *Server) connectFailed(w http.ResponseWriter, r *http.Request, d connect
 	}
 	s.logError(r, err)
 	d.Redirect = s.consentRedirect(r)
+	allowConsentForm(w)
 	s.render(w, r, errorStatus(err), "connect", view{Title: "Connect a tenant", Nav: "tenants", Error: steward.ErrorMessage(err), Data: d})
 	return nil
 }
@@ -228,6 +245,9 @@ func (s *Server) renderTenant(w http.ResponseWriter, r *http.Request, status int
 				d.Commands[string(m)] = cmds
 			}
 		}
+	}
+	if d.CanManage && t.Connection == steward.ConnectConsent {
+		allowConsentForm(w) // the fresh consent that removes Steward's roles
 	}
 	s.render(w, r, status, "tenant", view{Title: t.Name, Nav: "tenants", Flash: flash(r), Error: errMsg, Data: d})
 	return nil
@@ -419,4 +439,13 @@ func (s *Server) dashboardData(r *http.Request) (any, error) {
 	}
 	d.Conflicts = len(conflicts)
 	return d, nil
+}
+
+func (s *Server) pageConnectLighthouse(w http.ResponseWriter, r *http.Request) error {
+	in := lighthouseConnect{TenantID: r.PostFormValue("tenantId"), Name: r.PostFormValue("name")}
+	t, _, err := s.deps.Access.ConnectLighthouse(r.Context(), in.TenantID, in.Name)
+	if err != nil {
+		return s.connectFailed(w, r, connectPage{Lighthouse: in}, err)
+	}
+	return redirect(w, r, "/tenants/"+t.ID+"?done=connected")
 }

@@ -144,3 +144,29 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// TestLighthouseConnectAPI connects the partner's managing tenant through
+// the API and sees Northwind's delegated subscriptions.
+func TestLighthouseConnectAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	e, _ := stewardtest.Emulator(t, emulator.Config{})
+	b.useEmulator(t, e)
+	_, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleOperator})
+	cf := e.Connection()
+	resp, body := b.do(t, req{method: "POST", path: "/api/v1/tenants/lighthouse", token: token, body: `{"tenantId": "not-a-guid", "name": "x"}`})
+	wantAPIError(t, resp, body, http.StatusBadRequest, steward.EINVALID, "GUID")
+	resp, body = b.do(t, req{method: "POST", path: "/api/v1/tenants/lighthouse", token: token, body: `{"tenantId": "` + cf.App.TenantID + `", "name": "Our customers"}`})
+	wantStatus(t, resp, body, http.StatusCreated)
+	if !strings.Contains(body, `"connection":"lighthouse"`) {
+		t.Fatalf("tenant: %s", body)
+	}
+	resp, body = b.do(t, req{method: "GET", path: "/api/v1/subscriptions", token: token})
+	wantStatus(t, resp, body, http.StatusOK)
+	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
+	for _, s := range northwind.Subscriptions {
+		if !strings.Contains(body, s) {
+			t.Fatalf("delegated %s not listed: %s", s, body)
+		}
+	}
+}
