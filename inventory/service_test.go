@@ -513,3 +513,55 @@ func TestConnectThroughLighthouse(t *testing.T) {
 		t.Fatalf("revocation commands: %v, %v", cmds, err)
 	}
 }
+
+// TestResourceGraphSync lists a tenant's subscriptions with Resource Graph
+// queries instead of ARM, and ends with the same inventory.
+func TestResourceGraphSync(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.syncAll(t) // the runs queued at connection, through ARM
+		// Change a tag in Azure: the Resource Graph sync must find it.
+		res := w.stored(t, w.subs[0])[0]
+		if _, err := w.az.TagsMerge(w.ctx, w.outside, res.ID, map[string]string{"graph": "seen"}); err != nil {
+			t.Fatal(err)
+		}
+		w.tenant.SyncMethod = steward.SyncResourceGraph
+		if err := db.TenantUpdate(w.ctx, w.tenant, steward.NewAuditEvent(w.ctx, "tenant.sync_method", w.tenant.Name).WithTenant(w.tenant.ID)); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, r := range runs {
+			if r.Method != steward.SyncResourceGraph {
+				t.Fatalf("run %+v", r)
+			}
+			ids = append(ids, r.ID)
+		}
+		if err := w.inv.RunGraphSync(w.ctx, w.tenant.ID, ids); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range runs {
+			got, err := db.SyncRunGet(w.ctx, r.ID)
+			if err != nil || got.Status != steward.SyncSucceeded {
+				t.Fatalf("graph run %+v, %v", got, err)
+			}
+			want := w.azureResources(t, r.SubscriptionID)
+			stored := w.stored(t, r.SubscriptionID)
+			if len(stored) != len(want) || got.Seen != len(want) {
+				t.Fatalf("%s: Resource Graph sync saw %d and stored %d, ARM lists %d", r.SubscriptionID, got.Seen, len(stored), len(want))
+			}
+			tags := map[string]map[string]string{}
+			for _, x := range want {
+				tags[strings.ToLower(x.ID)] = x.Tags
+			}
+			for _, x := range stored {
+				if !sameTags(tags[strings.ToLower(x.ID)], x.Tags) {
+					t.Fatalf("%s: tags %v, ARM %v", x.ID, x.Tags, tags[strings.ToLower(x.ID)])
+				}
+			}
+		}
+	})
+}
