@@ -206,7 +206,9 @@
 //
 // The limiter (throttle.go) takes any keys and bucket specs; fixed-window
 // quotas with a reset time (Resource Graph, Cost Management) use
-// quotaWindows (quota.go). world.transferSubscription ends delegations.
+// quotaWindows (quota.go). Emulator.TransferSubscription moves a
+// subscription between tenants as Azure does: role assignments are deleted,
+// Lighthouse delegations stay, except one to the tenant it moves into.
 //
 // Known gaps beyond the list above: Resource Graph serves only the Resources
 // table (no ResourceContainers, joins, extend or mv-expand) and no

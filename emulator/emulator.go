@@ -252,3 +252,16 @@ func (e *Emulator) isSelfHost(hostport, reqHost string) bool {
 	}
 	return false
 }
+
+// TransferSubscription moves a subscription into another tenant (its ID or
+// domain), as an Azure account owner's "change directory" does: its role
+// assignments are deleted, Lighthouse delegations stay unless they were to
+// that tenant. It fails when either is unknown.
+func (e *Emulator) TransferSubscription(subscriptionID, toTenant string) error {
+	e.w.mu.Lock()
+	defer e.w.mu.Unlock()
+	if !e.w.transferSubscription(subscriptionID, toTenant) {
+		return fmt.Errorf("emulator: no subscription %s or no tenant %s", subscriptionID, toTenant)
+	}
+	return nil
+}

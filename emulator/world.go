@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -156,7 +157,9 @@ func (w *world) subscription(id string) *subscription { return w.subs[strings.To
 
 // transferSubscription moves a subscription to another directory. As in
 // Azure, every role assignment in it is deleted (they name principals of the
-// old directory) and Lighthouse delegations end; resources stay.
+// old directory) and resources stay. Lighthouse delegations are kept — the
+// managing tenant keeps its access — except a delegation to the tenant the
+// subscription moves into, which ends: a tenant cannot delegate to itself.
 func (w *world) transferSubscription(subID, toTenant string) bool {
 	s := w.subscription(subID)
 	t := w.tenant(toTenant)
@@ -165,8 +168,18 @@ func (w *world) transferSubscription(subID, toTenant string) bool {
 	}
 	s.TenantID = t.ID
 	s.Assignments = nil
-	s.ManagedByTenants = nil
-	delete(w.lighthouse, s.ID)
+	if ls := w.lighthouse[s.ID]; ls != nil {
+		keepDef := func(d *regDefinition) bool { return !strings.EqualFold(d.ManagedByTenantID, t.ID) }
+		ls.Assignments = slices.DeleteFunc(ls.Assignments, func(a *regAssignment) bool {
+			d := ls.definition(a.DefName)
+			return d == nil || !keepDef(d)
+		})
+		ls.Definitions = slices.DeleteFunc(ls.Definitions, func(d *regDefinition) bool { return !keepDef(d) })
+		if len(ls.Definitions) == 0 && len(ls.Assignments) == 0 {
+			delete(w.lighthouse, s.ID)
+		}
+	}
+	w.refreshManagedBy(s)
 	return true
 }
 

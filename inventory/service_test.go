@@ -565,3 +565,39 @@ func TestResourceGraphSync(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionsThatMove follows delegated subscriptions moved between
+// tenants: one moved to another customer keeps its delegation and shows its
+// new home; one moved into the managing tenant loses the delegation and is
+// marked missing (its data kept until someone decides).
+func TestSubscriptionsThatMove(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	cf := e.Connection()
+	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
+	contoso, _ := cf.Tenant(emulator.ContosoTenantName)
+	tenant, _, err := svc.Access.ConnectLighthouse(ctx, cf.App.TenantID, "Our customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, home := northwind.Subscriptions[0], northwind.Subscriptions[1]
+	if err := e.TransferSubscription(moved, contoso.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.TransferSubscription(home, cf.App.TenantID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Inventory.SyncTenant(ctx, tenant.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.SubscriptionGet(ctx, moved)
+	if err != nil || got.HomeTenantID != contoso.ID || !got.MissingSince.IsZero() {
+		t.Fatalf("moved to Contoso: %+v, %v", got, err)
+	}
+	got, err = db.SubscriptionGet(ctx, home)
+	if err != nil || got.MissingSince.IsZero() {
+		t.Fatalf("moved into the managing tenant: %+v, %v", got, err)
+	}
+}
