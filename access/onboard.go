@@ -117,6 +117,16 @@ func (s *Service) ConnectServicePrincipal(ctx context.Context, in steward.Servic
 			return fail(err)
 		}
 	}
+	// Steward's own app is configuration, not a customer credential: stored
+	// and rotated as one, rotation would retire the secret every consent
+	// and Lighthouse connection signs in with.
+	if own := s.azure.AppIdentity(in.TenantID).ClientID; own != "" {
+		for _, c := range []*steward.CredentialInput{&in.Read, in.Write} {
+			if c != nil && strings.EqualFold(strings.TrimSpace(c.ClientID), own) {
+				return fail(steward.Errorf(steward.EINVALID, "Client ID %s is Steward's own app. A service-principal connection takes the customer's own app registration; connect a customer by consent, or your managing tenant through Lighthouse.", own))
+			}
+		}
+	}
 	if _, err := s.store.TenantGet(ctx, in.TenantID); err == nil {
 		return fail(steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", in.TenantID))
 	}

@@ -591,3 +591,33 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		t.Fatalf("read-tags everywhere still asks to write: %v", actions)
 	}
 }
+
+// TestRotateThroughGraph rotates a secret Steward may manage itself: add a
+// new one through Graph, prove it works, switch, remove the old one — after
+// which the old secret no longer signs in.
+func TestRotateThroughGraph(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	northwind, app := stewardtest.Principal(t, e, emulator.NorthwindTenantName, emulator.NorthwindStewardApp)
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: northwind.ID, Name: "Northwind", Read: stewardtest.Credential(app)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, _ := db.CredentialList(ctx, tenant.ID)
+	fresh, err := svc.Access.RotateCredential(ctx, creds[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.Status != steward.CredentialActive || fresh.ExpiresAt.Before(time.Now().AddDate(0, 11, 0)) || fresh.ExpiresAt.After(time.Now().AddDate(2, 0, 1)) {
+		t.Fatalf("new credential %+v", fresh)
+	}
+	if err := svc.Azure.CheckIdentity(ctx, stewardtest.Identity(northwind.ID, app)); steward.ErrorCode(err) != steward.EUNAUTHORIZED {
+		t.Fatalf("the retired secret still signs in: %v", err)
+	}
+	rep, err := svc.Access.Validate(ctx, tenant.ID)
+	if err != nil || !rep.Identities[0].OK {
+		t.Fatalf("after rotation: %+v, %v", rep, err)
+	}
+}

@@ -262,6 +262,24 @@ func (c *Connector) identity(id steward.AzureIdentity) (*identity, error) {
 	if ent := c.idents[key]; ent != nil {
 		return ent, nil
 	}
+	cred, err := c.credential(id)
+	if err != nil {
+		return nil, err
+	}
+	ent, err := c.newIdentity(cred)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.idents) >= maxIdentities {
+		clear(c.idents)
+	}
+	c.idents[key] = ent
+	return ent, nil
+}
+
+// credential builds an azidentity credential for id, with its own token
+// cache.
+func (c *Connector) credential(id steward.AzureIdentity) (azcore.TokenCredential, error) {
 	copts := azcore.ClientOptions{Cloud: c.cloud, Transport: c.http}
 	var cred azcore.TokenCredential
 	var err error
@@ -284,15 +302,7 @@ func (c *Connector) identity(id steward.AzureIdentity) (*identity, error) {
 		}
 		return nil, steward.WrapError(steward.EINVALID, err, "Cannot use client %s in tenant %q: the tenant must be a GUID or a domain name.", id.ClientID, id.TenantID)
 	}
-	ent, err := c.newIdentity(cred)
-	if err != nil {
-		return nil, err
-	}
-	if len(c.idents) >= maxIdentities {
-		clear(c.idents)
-	}
-	c.idents[key] = ent
-	return ent, nil
+	return cred, nil
 }
 
 // newIdentity builds the budget and clients of a credential.
@@ -324,10 +334,21 @@ func (c *Connector) token(ctx context.Context, id steward.AzureIdentity) (azcore
 }
 
 // CheckIdentity gets a token for Resource Manager, proving the credential
-// works. EUNAUTHORIZED, EINVALID, EUNAVAILABLE.
+// works now: it asks Entra afresh, never a cached token, so a secret that
+// was removed or has expired fails here at once. EUNAUTHORIZED, EINVALID,
+// EUNAVAILABLE.
 func (c *Connector) CheckIdentity(ctx context.Context, id steward.AzureIdentity) error {
-	_, err := c.token(ctx, id)
-	return err
+	if _, err := c.identity(id); err != nil {
+		return err // bad input
+	}
+	cred, err := c.credential(id)
+	if err != nil {
+		return err
+	}
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.armScope}}); err != nil {
+		return azError(err, "signing in as client "+id.ClientID)
+	}
+	return nil
 }
 
 // PrincipalID returns the object ID of the identity's service principal in

@@ -37,6 +37,11 @@ const (
 	StewardAppName      = "Steward"
 	ContosoReaderApp    = "contoso-reader"
 	ContosoTaggerApp    = "contoso-tag-contributor"
+	// NorthwindStewardApp is the app registration Northwind made for
+	// Steward, as a customer does for service-principal onboarding: Tag
+	// Contributor and Cost Management Reader, and leave to manage its own
+	// secrets (so Steward can rotate them).
+	NorthwindStewardApp = "northwind-steward"
 
 	// StewardOperatorsGroup is the partner's security group of operators.
 	StewardOperatorsGroup = "Steward Operators"
@@ -252,6 +257,17 @@ func seedEstate(name string, seed int64, now time.Time) (*world, string, error) 
 			return nil, "", err
 		}
 	}
+	// Northwind's own app for Steward, from a stream of its own too.
+	saved := d.r
+	d.r = newRNG(seed, 3)
+	napp, nsp := d.app(northwind, NorthwindStewardApp, "AzureADMyOrg")
+	napp.Owners = []string{nsp.ID}
+	nsp.GraphRoles = []string{"Application.ReadWrite.OwnedBy"}
+	for _, s := range nsubs {
+		d.assign(s.scope(), steward.BuiltInTagContributor, nsp.ID, principalServicePrincipal)
+		d.assign(s.scope(), steward.BuiltInCostManagementReader, nsp.ID, principalServicePrincipal)
+	}
+	d.r = saved
 	for i := 0; i < spec.otherTenants; i++ {
 		name := companyNames[i%len(companyNames)]
 		if i >= len(companyNames) {

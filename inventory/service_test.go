@@ -426,48 +426,6 @@ func sameTags(a, b map[string]string) bool {
 	return true
 }
 
-// TestLighthouseDelegatedSubscriptionsSync connects the partner's own
-// tenant with Steward's app: the customer subscriptions delegated to it
-// through Lighthouse (Northwind's, in the seeded estate) appear and sync.
-func TestLighthouseDelegatedSubscriptionsSync(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
-	cf := e.Connection()
-	partner, _ := cf.Tenant(emulator.PartnerTenantName)
-	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
-	app := steward.CredentialInput{ClientID: cf.App.ClientID, Secret: steward.Secret(cf.App.ClientSecret), ExpiresAt: time.Now().AddDate(1, 0, 0)}
-	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: partner.ID, Name: "Adatum (managing)", Read: app})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := svc.Inventory.SyncTenant(ctx, tenant.ID, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	synced := map[string]bool{}
-	for _, r := range runs {
-		if err := svc.Inventory.RunSync(ctx, r.ID); err != nil {
-			t.Fatal(err)
-		}
-		synced[r.SubscriptionID] = true
-	}
-	for _, id := range northwind.Subscriptions {
-		sub, err := db.SubscriptionGet(ctx, id)
-		if err != nil {
-			t.Fatalf("delegated subscription %s not discovered: %v", id, err)
-		}
-		if sub.HomeTenantID != northwind.ID || len(sub.ManagedByTenants) == 0 || !synced[id] {
-			t.Fatalf("delegated subscription %+v (synced %v)", sub, synced[id])
-		}
-		rs, _, err := db.ResourceList(ctx, steward.ResourceFilter{SubscriptionID: id, Limit: 5})
-		if err != nil || len(rs) == 0 {
-			t.Fatalf("no resources synced from delegated %s: %v", id, err)
-		}
-	}
-}
-
 // TestConnectThroughLighthouse connects the partner's tenant as a
 // Lighthouse connection: Steward's app identity, no stored secret, the
 // delegated subscriptions synced, and revocation commands for the customer.
@@ -481,6 +439,11 @@ func TestConnectThroughLighthouse(t *testing.T) {
 	contoso, _ := cf.Tenant(emulator.ContosoTenantName)
 	if _, _, err := svc.Access.ConnectLighthouse(ctx, contoso.ID, "Contoso"); steward.ErrorCode(err) == "" {
 		t.Fatal("Contoso delegates nothing to Steward's app, yet it connected")
+	}
+	// Steward's own app is not a customer credential.
+	own := steward.CredentialInput{ClientID: cf.App.ClientID, Secret: steward.Secret(cf.App.ClientSecret)}
+	if _, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: cf.App.TenantID, Name: "Adatum", Read: own}); steward.ErrorCode(err) != steward.EINVALID {
+		t.Fatalf("Steward's own app as a service principal: %v", err)
 	}
 	tenant, rep, err := svc.Access.ConnectLighthouse(ctx, cf.App.TenantID, "Adatum (Lighthouse)")
 	if err != nil {
