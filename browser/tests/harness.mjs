@@ -2,7 +2,7 @@
 // STEWARD_BIN names a built steward binary; CHROMIUM names the browser
 // (default /usr/bin/chromium, Debian's package).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,11 @@ export async function startSteward(extraArgs = []) {
   }
   return {
     url,
+    dataDir: data,
     output: () => output,
+    // connection is the emulator's connection file (URL, CA, tenants and
+    // their seeded users and service principals, with secrets).
+    connection: () => JSON.parse(readFileSync(join(data, 'emulator.json'), 'utf8')),
     async stop() {
       proc.kill('SIGTERM');
       await exited;
@@ -81,4 +85,70 @@ export async function launchBrowser() {
 
 export async function shot(page, name) {
   await page.screenshot({ path: join(artifacts, name + '.png'), fullPage: true });
+}
+
+// azureClient talks to the emulator as a service principal of the connection
+// file, over its REST API and trusting its CA. The spec checks Azure "through
+// the emulator with the official SDK"; node has no Azure SDK here, so this
+// makes the same ARM calls the SDK would, raw.
+export function azureClient(conn, tenantName, spName) {
+  const tenant = conn.tenants.find((t) => t.name === tenantName);
+  if (!tenant) throw new Error(`no tenant ${tenantName} in the connection file`);
+  const sp = tenant.servicePrincipals.find((p) => p.name === spName);
+  if (!sp) throw new Error(`no service principal ${spName} in ${tenantName}`);
+  const base = conn.url.replace(/\/$/, '');
+  const agent = new https.Agent({ ca: conn.caCertPEM });
+  function call(method, url, { body, headers = {} } = {}) {
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { method, agent, headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => {
+          let json;
+          try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+          if (res.statusCode >= 400) {
+            reject(new Error(`${method} ${url}: ${res.statusCode} ${text}`));
+            return;
+          }
+          resolve(json);
+        });
+      });
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+  let token;
+  async function bearer() {
+    if (!token) {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: sp.clientId,
+        client_secret: sp.clientSecret, scope: base + '/.default' }).toString();
+      const res = await call('POST', `${base}/${tenant.id}/oauth2/v2.0/token`,
+        { body: form, headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+      token = res.access_token;
+    }
+    return { Authorization: 'Bearer ' + token };
+  }
+  return {
+    tenant,
+    // resources lists a subscription's resources with their tags.
+    async resources(subscriptionId) {
+      const out = [];
+      let next = `${base}/subscriptions/${subscriptionId}/resources?api-version=2021-04-01`;
+      while (next) {
+        const page = await call('GET', next, { headers: await bearer() });
+        out.push(...page.value);
+        next = page.nextLink;
+      }
+      return out;
+    },
+    // mergeTags merges tags into a resource's, as the Tags API's PATCH does.
+    async mergeTags(resourceId, tags) {
+      return call('PATCH', `${base}${resourceId}/providers/Microsoft.Resources/tags/default?api-version=2021-04-01`, {
+        body: JSON.stringify({ operation: 'Merge', properties: { tags } }),
+        headers: { ...(await bearer()), 'Content-Type': 'application/json' },
+      });
+    },
+  };
 }
