@@ -194,6 +194,7 @@ type sweepWriteBacksWorker struct {
 	river.WorkerDefaults[SweepWriteBacksArgs]
 	queue *Runner
 	store InventoryStore
+	every time.Duration
 }
 
 func (w *sweepWriteBacksWorker) Work(ctx context.Context, job *river.Job[SweepWriteBacksArgs]) error {
@@ -201,8 +202,13 @@ func (w *sweepWriteBacksWorker) Work(ctx context.Context, job *river.Job[SweepWr
 	if err != nil {
 		return err
 	}
+	// Unique per sweep period rather than by state: a write-back job left
+	// "running" by a process that died must not block its subscription
+	// until River rescues it (an hour). Two write-backs at once are safe:
+	// items are claimed with a lease.
+	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: w.every}}
 	for _, s := range subs {
-		if err := w.queue.EnqueueWriteBack(ctx, s); err != nil {
+		if _, err := w.queue.client.Insert(ctx, WriteBackArgs{SubscriptionID: s}, opts); err != nil {
 			return err
 		}
 	}

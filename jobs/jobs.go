@@ -140,7 +140,7 @@ func New(cfg Config) (*Runner, error) {
 		river.AddWorker(workers, &writeBackWorker{inv: cfg.Inventory})
 		river.AddWorker(workers, &costsWorker{inv: cfg.Inventory})
 		river.AddWorker(workers, &scheduleSyncsWorker{inv: cfg.Inventory, store: cfg.Store, log: cfg.Logger})
-		river.AddWorker(workers, &sweepWriteBacksWorker{queue: r, store: cfg.Store})
+		river.AddWorker(workers, &sweepWriteBacksWorker{queue: r, store: cfg.Store, every: cfg.SweepInterval})
 		river.AddWorker(workers, &scheduleCostsWorker{queue: r, store: cfg.Store})
 		every := func(d time.Duration, args river.JobArgs, id string, onStart bool) *river.PeriodicJob {
 			return river.NewPeriodicJob(river.PeriodicInterval(d),
