@@ -621,3 +621,35 @@ func TestRotateThroughGraph(t *testing.T) {
 		t.Fatalf("after rotation: %+v, %v", rep, err)
 	}
 }
+
+// TestRevokeByDeletingTheApp is revocation (c): the customer deletes the
+// app registration Steward signs in with; Steward proves with a fresh sign-in
+// that the identity is gone.
+func TestRevokeByDeletingTheApp(t *testing.T) {
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	db := storetest.Open(t, store.SQLite)
+	svc := stewardtest.NewServices(t, db, path, nil)
+	ctx := stewardtest.Admin(t.Context())
+	northwind, app := stewardtest.Principal(t, e, emulator.NorthwindTenantName, emulator.NorthwindStewardApp)
+	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: northwind.ID, Name: "Northwind", Read: stewardtest.Credential(app)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proof, err := svc.Access.Revoke(ctx, tenant.ID, steward.RevokeIdentity); err != nil || proof.Verified {
+		t.Fatalf("proof while the app exists: %+v, %v", proof, err)
+	}
+	cmds, err := svc.Access.RevocationCommands(ctx, tenant.ID, steward.RevokeIdentity)
+	if err != nil || len(cmds) != 1 || !strings.Contains(cmds[0], "az ad app delete --id "+app.ClientID) {
+		t.Fatalf("commands: %v, %v", cmds, err)
+	}
+	// The customer deletes the app (here with the app's own right to manage
+	// itself, through Graph as the SDK would).
+	stewardtest.GraphDelete(t, e, northwind.ID, app, "/v1.0/applications(appId='"+app.ClientID+"')")
+	proof, err := svc.Access.Revoke(ctx, tenant.ID, steward.RevokeIdentity)
+	if err != nil || !proof.Verified {
+		t.Fatalf("proof after deleting the app: %+v, %v", proof, err)
+	}
+	if got, _ := db.TenantGet(ctx, tenant.ID); got.Status != steward.TenantRevokedVerified {
+		t.Fatalf("tenant %+v", got)
+	}
+}

@@ -18,6 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/access"
 	"github.com/stewardhq/steward/azure"
@@ -190,4 +195,33 @@ func hiddenValue(page, name string) string {
 	}
 	v, _, _ := strings.Cut(rest, `"`)
 	return html.UnescapeString(v)
+}
+
+// GraphDelete sends DELETE to a Microsoft Graph path on the emulator as a
+// seeded app, with a token from azidentity, and expects 204.
+func GraphDelete(t testing.TB, e *emulator.Emulator, tenantID string, p steward.ConnectionPrincipal, path string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(e.CACertPEM())
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.URL() + "/"}, Transport: hc}
+	cred, err := azidentity.NewClientSecretCredential(tenantID, p.ClientID, p.ClientSecret, &azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, e.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE %s: %d %s", path, resp.StatusCode, readBody(t, resp))
+	}
 }
