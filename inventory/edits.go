@@ -144,7 +144,7 @@ func (s *Service) PreviewTagEdit(ctx context.Context, req *steward.TagEditReques
 			// This resource's tags and the edit together break Azure's
 			// limits (too many tags, or names Azure set itself that its
 			// Tags API refuses to write back): Azure would refuse it.
-			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: steward.ErrorMessage(err)})
+			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: strings.TrimPrefix(steward.ErrorMessage(err), t.res.ID+": ")})
 			continue
 		} else if err != nil {
 			return nil, err
