@@ -54,10 +54,10 @@ var templateFuncs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"join":  strings.Join,
+	"join": strings.Join,
 	// resname is the last segment of an ARM ID, to show beside the full ID.
 	"resname": func(id string) string { return id[strings.LastIndex(id, "/")+1:] },
-	"roles": func() []steward.Role { return steward.Roles },
+	"roles":   func() []steward.Role { return steward.Roles },
 }
 
 func loadPages() (*pages, error) {
