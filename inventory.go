@@ -325,6 +325,10 @@ type InventoryStore interface {
 	// ResourceList returns resources matching f in PK order and the cursor
 	// of the next page ("" at the end). EINVALID.
 	ResourceList(ctx context.Context, f ResourceFilter) ([]*Resource, string, error)
+	// ResourceAnalyze refreshes the database's statistics of resources and
+	// tags, which listings are planned by, after a sync that wrote many
+	// rows. Cheap enough to call after such a sync, not after every one.
+	ResourceAnalyze(ctx context.Context) error
 	// ResourceGet finds a resource by ARM ID, case-insensitively. ENOTFOUND.
 	ResourceGet(ctx context.Context, armID string) (*Resource, error)
 	// ResourceCount counts resources matching f (Limit and After ignored).

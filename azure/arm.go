@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 // API versions of the thin-client calls.
 const (
+	resourcesAPI   = "2021-04-01" // armresources v1.2.0's
 	permissionsAPI = "2022-04-01"
 	activityAPI    = "2015-04-01"
 )
@@ -74,38 +77,43 @@ func listSubscriptions(ctx context.Context, cred azcore.TokenCredential, opts *a
 }
 
 // ResourceGroups lists a subscription's resource groups with their tags.
-// EFORBIDDEN, ENOTFOUND, EUNAUTHORIZED, EUNAVAILABLE.
+// The pages come through the thin client and decode into armGroupList,
+// which reads only what Steward keeps (armresources' models decode every
+// field through maps of raw JSON). EFORBIDDEN, ENOTFOUND, EUNAUTHORIZED,
+// EUNAVAILABLE.
 func (c *Connector) ResourceGroups(ctx context.Context, id steward.AzureIdentity, subscriptionID string) ([]*steward.ResourceGroup, error) {
 	doing := "listing the resource groups of subscription " + subscriptionID
 	ent, err := c.identity(id)
 	if err != nil {
 		return nil, err
 	}
-	client, err := armresources.NewResourceGroupsClient(subscriptionID, ent.cred, ent.opts)
-	if err != nil {
-		return nil, azError(err, doing)
+	if subscriptionID == "" {
+		return nil, steward.Errorf(steward.EINVALID, "Listing resource groups needs a subscription ID.")
 	}
 	var out []*steward.ResourceGroup
-	pager := client.NewListPager(nil)
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if err != nil {
+	for next := "/subscriptions/" + url.PathEscape(subscriptionID) + "/resourcegroups?" + query("api-version", resourcesAPI); next != ""; {
+		var res armGroupList
+		if _, err := c.armCall(ctx, ent.arm, http.MethodGet, next, nil, &res); err != nil {
 			return nil, azError(err, doing)
 		}
-		for _, g := range page.Value {
+		for _, g := range res.Value {
 			if g == nil {
 				continue
 			}
-			out = append(out, &steward.ResourceGroup{SubscriptionID: subscriptionID, Name: deref(g.Name), Location: deref(g.Location), Tags: tagMap(g.Tags)})
+			out = append(out, &steward.ResourceGroup{SubscriptionID: subscriptionID, Name: g.Name, Location: g.Location, Tags: leanTags(g.Tags)})
 		}
+		next = res.NextLink
 	}
 	return out, nil
 }
 
 // Resources lists a subscription's resources page by page, from resume (a
-// nextLink of an earlier page) or from the start. The first page comes
-// from armresources' pager; a resumed listing fetches the nextLink through
-// the same pipeline and reads armresources.ResourceListResult.
+// nextLink of an earlier page) or from the start. Every page, the first
+// included, is fetched through the thin client (the pipeline of the SDK
+// clients: credential, retries, throttling budget) and decoded into
+// armResourceList, which reads only what Steward keeps: armresources'
+// ResourceListResult decodes every field through maps of raw JSON and
+// cost most of a sync's CPU.
 // EINVALID (a resume link not on Resource Manager), EFORBIDDEN, ENOTFOUND,
 // EUNAUTHORIZED, EUNAVAILABLE.
 func (c *Connector) Resources(ctx context.Context, id steward.AzureIdentity, subscriptionID, resume string) steward.ResourcePages {
@@ -116,36 +124,25 @@ func (c *Connector) Resources(ctx context.Context, id steward.AzureIdentity, sub
 			yield(nil, err)
 			return
 		}
-		if resume == "" {
-			client, err := armresources.NewClient(subscriptionID, ent.cred, ent.opts)
-			if err != nil {
-				yield(nil, azError(err, doing))
-				return
-			}
-			pager := client.NewListPager(&armresources.ClientListOptions{Top: to.Ptr(int32(c.cfg.PageSize))})
-			for pager.More() {
-				page, err := pager.NextPage(ctx)
-				if err != nil {
-					yield(nil, azError(err, doing))
-					return
-				}
-				if !yield(resourcePage(subscriptionID, page.ResourceListResult), nil) {
-					return
-				}
-			}
+		next := resume
+		switch {
+		case resume == "" && subscriptionID == "":
+			yield(nil, steward.Errorf(steward.EINVALID, "Listing resources needs a subscription ID."))
 			return
-		}
-		if !c.onSubscription(resume, subscriptionID) {
+		case resume == "":
+			next = "/subscriptions/" + url.PathEscape(subscriptionID) + "/resources?" +
+				query("$top", strconv.Itoa(c.cfg.PageSize), "api-version", resourcesAPI)
+		case !c.onSubscription(resume, subscriptionID):
 			yield(nil, steward.Errorf(steward.EINVALID, "The continuation link is not a resource listing of subscription %s.", subscriptionID))
 			return
 		}
-		for next := resume; next != ""; {
-			var res armresources.ResourceListResult
+		for next != "" {
+			var res armResourceList
 			if _, err := c.armCall(ctx, ent.arm, http.MethodGet, next, nil, &res); err != nil {
 				yield(nil, azError(err, doing))
 				return
 			}
-			page := resourcePage(subscriptionID, res)
+			page := resourcePage(subscriptionID, &res)
 			next = page.Next
 			if !yield(page, nil) {
 				return
@@ -165,29 +162,64 @@ func (c *Connector) onSubscription(link, subscriptionID string) bool {
 	return strings.HasPrefix(strings.ToLower(u), prefix)
 }
 
-func resourcePage(subscriptionID string, res armresources.ResourceListResult) *steward.ResourcePage {
-	p := &steward.ResourcePage{Resources: make([]*steward.Resource, 0, len(res.Value)), Next: deref(res.NextLink)}
+// armResourceList is a page of GET /subscriptions/{id}/resources, cut
+// down to the fields Steward keeps.
+type armResourceList struct {
+	Value    []*armResource `json:"value"`
+	NextLink string         `json:"nextLink"`
+}
+
+type armResource struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	Location string            `json:"location"`
+	Tags     map[string]string `json:"tags"`
+}
+
+// armGroupList is a page of GET /subscriptions/{id}/resourcegroups, cut
+// down likewise.
+type armGroupList struct {
+	Value    []*armGroup `json:"value"`
+	NextLink string      `json:"nextLink"`
+}
+
+type armGroup struct {
+	Name     string            `json:"name"`
+	Location string            `json:"location"`
+	Tags     map[string]string `json:"tags"`
+}
+
+func resourcePage(subscriptionID string, res *armResourceList) *steward.ResourcePage {
+	p := &steward.ResourcePage{Resources: make([]*steward.Resource, 0, len(res.Value)), Next: res.NextLink}
 	for _, r := range res.Value {
-		if r == nil || r.ID == nil {
+		if r == nil || r.ID == "" {
 			continue
 		}
 		p.Resources = append(p.Resources, &steward.Resource{
-			ID: *r.ID, SubscriptionID: subscriptionID, ResourceGroup: groupOf(*r.ID),
-			Name: deref(r.Name), Type: deref(r.Type), Location: deref(r.Location), Tags: tagMap(r.Tags),
+			ID: r.ID, SubscriptionID: subscriptionID, ResourceGroup: groupOf(r.ID),
+			Name: r.Name, Type: r.Type, Location: r.Location, Tags: leanTags(r.Tags),
 		})
 	}
 	return p
 }
 
 // groupOf returns the resource group named in an ARM ID, or "".
+// It walks the segments without splitting: sync calls it for every
+// resource.
 func groupOf(armID string) string {
-	segs := strings.Split(strings.Trim(armID, "/"), "/")
-	for i := 0; i+1 < len(segs); i++ {
-		if strings.EqualFold(segs[i], "resourceGroups") {
-			return segs[i+1]
+	rest := strings.Trim(armID, "/")
+	for {
+		seg, after, more := strings.Cut(rest, "/")
+		if !more {
+			return ""
 		}
+		if strings.EqualFold(seg, "resourceGroups") {
+			next, _, _ := strings.Cut(after, "/")
+			return next
+		}
+		rest = after
 	}
-	return ""
 }
 
 // subscriptionOf returns the subscription ID named in an ARM ID, or "".
@@ -523,6 +555,16 @@ func tagMap(in map[string]*string) map[string]string {
 		out[k] = deref(v)
 	}
 	return out
+}
+
+// leanTags returns the tags of a lean decode, nil when there are none, as
+// tagMap does for the SDK's models. encoding/json stores a null value as
+// "", as tagMap does.
+func leanTags(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	return in
 }
 
 func lastSegment(s string) string {

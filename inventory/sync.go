@@ -443,6 +443,14 @@ func (s *Service) finish(ctx context.Context, run *steward.SyncRun, status stewa
 		s.log.InfoContext(ctx, "sync finished", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID),
 			slog.Int("seen", run.Seen), slog.Int("written", run.Written), slog.Int("deleted", run.Deleted), slog.Duration("took", run.FinishedAt.Sub(run.StartedAt)))
 		s.firstCosts(ctx, run.SubscriptionID)
+		if bulkWrite(run) {
+			start := time.Now()
+			if err := s.store.ResourceAnalyze(ctx); err != nil {
+				s.log.WarnContext(ctx, "resource statistics not refreshed", slog.Int64("run_id", run.ID), slog.Any("error", err))
+			} else {
+				s.log.DebugContext(ctx, "resource statistics refreshed", slog.Int64("run_id", run.ID), slog.Duration("took", time.Since(start)))
+			}
+		}
 	}
 	return nil
 }
@@ -468,4 +476,12 @@ func actorName(ctx context.Context) string {
 		return a.Name
 	}
 	return steward.SystemActor.Name
+}
+
+// bulkWrite reports whether a run changed enough rows that the database's
+// statistics may mislead the planner until it refreshes them: 10,000 rows,
+// or 1,000 that are a tenth of the subscription (a first sync).
+func bulkWrite(run *steward.SyncRun) bool {
+	changed := run.Written + run.Deleted
+	return changed >= 10_000 || changed >= 1_000 && changed*10 >= run.Seen
 }

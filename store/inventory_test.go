@@ -514,6 +514,9 @@ func TestResourceList(t *testing.T) {
 			{"any value", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner}}},
 			{"two tags", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-1"}}}},
 			{"tag and any", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner, envProd}}},
+			{"common tag and rare tag", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}}},
+			{"three tags", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "team-2"}, envProd, {Key: "RARE", Value: "yes"}}}},
+			{"two tags none", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "no"}}}},
 			{"untagged", steward.ResourceFilter{Untagged: "Env"}},
 			{"untagged and tag", steward.ResourceFilter{Untagged: "owner", Tags: []steward.TagMatch{envProd}}},
 			{"type", steward.ResourceFilter{Type: "microsoft.storage/storageaccounts"}},
@@ -535,6 +538,8 @@ func TestResourceList(t *testing.T) {
 			{"tenant (global)", steward.ResourceFilter{TenantID: tb}},
 			{"tenant (global) and tag", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd}}},
 			{"tenant (global) and any", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{anyOwner}}},
+			{"tenant (global) and two tags", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-3"}}}},
+			{"tenant (arms) and two tags", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}, Untagged: "nothing"}},
 			{"single-subscription tenant", steward.ResourceFilter{TenantID: tc, Tags: []steward.TagMatch{envProd}}},
 			{"scoped", steward.ResourceFilter{Scoped: true, Tenants: []string{ta, tc}}},
 			{"scoped tag", steward.ResourceFilter{Scoped: true, Tenants: []string{tc, tb}, Tags: []steward.TagMatch{envProd}}},
@@ -543,7 +548,18 @@ func TestResourceList(t *testing.T) {
 			{"scoped to nothing", steward.ResourceFilter{Scoped: true}},
 			{"scoped subscription", steward.ResourceFilter{Scoped: true, Tenants: []string{ta}, SubscriptionID: subsOf[ta][0]}},
 		}
+		// Every case twice: the second time the planner has statistics.
+		var analyzed []listCase
 		for _, tc := range cases {
+			tc.name += " (analyzed)"
+			analyzed = append(analyzed, tc)
+		}
+		for i, tc := range append(cases, analyzed...) {
+			if i == len(cases) {
+				if err := db.ResourceAnalyze(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var want []int64
 			for _, r := range all {
 				if match(tc.f, r) {

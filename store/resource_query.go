@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -159,6 +163,55 @@ func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, er
 	return n < limit, nil
 }
 
+// rarestFirst puts the sparsest KEY=VALUE filter first, since the first
+// one drives a listing (or is the one tagIndexCheaper weighs) and the
+// others are probed per row: two tags driven by the common one probe every
+// row of it to find the few that carry both. It estimates each tag's
+// density by the PK of its sampleTag-th index entry past the cursor, which
+// costs a short read of resource_tags_kv per tag and, unlike a count, does
+// not grow with the tag. The order of the filters does not change the
+// result.
+func (q *resourceQuery) rarestFirst(ctx context.Context) error {
+	if len(q.exact) < 2 {
+		return nil
+	}
+	const sampleTag = 100
+	var a args
+	sel := make([]string, len(q.exact))
+	for i, m := range q.exact {
+		sel[i] = "(SELECT resource_pk FROM resource_tags" + q.db.indexedBy("resource_tags_kv") +
+			" WHERE key_norm = " + a.add(m[0]) + " AND tag_value = " + a.add(m[1]) + " AND resource_pk > " + a.add(q.f.After) +
+			" ORDER BY resource_pk LIMIT 1 OFFSET " + strconv.Itoa(sampleTag-1) + ")"
+	}
+	reach := make([]sql.NullInt64, len(q.exact))
+	dest := make([]any, len(reach))
+	for i := range reach {
+		dest[i] = &reach[i]
+	}
+	if err := q.db.r.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", "), a...).Scan(dest...); err != nil {
+		return fmt.Errorf("sampling tag filters: %w", err)
+	}
+	// A tag whose sample reaches further is sparser; one with fewer entries
+	// than the sample left is the sparsest.
+	far := func(i int) int64 {
+		if !reach[i].Valid {
+			return math.MaxInt64
+		}
+		return reach[i].Int64
+	}
+	idx := make([]int, len(q.exact))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(far(y), far(x)) })
+	exact := make([][2]string, len(q.exact))
+	for i, j := range idx {
+		exact[i] = q.exact[j]
+	}
+	q.exact = exact
+	return nil
+}
+
 func (q *resourceQuery) hasTags() bool { return len(q.exact) > 0 || len(q.anyKeys) > 0 }
 
 // arm returns one query: SELECT sel over the resources (alias r) that match
@@ -218,18 +271,28 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 	if q.typeKey != "" && !typeDone {
 		onR("r.type_key = " + a.add(q.typeKey))
 	}
+	// A page reads its driver in PK order and stops early, so each tag
+	// condition should be a probe of resource_tags' primary key per row.
+	// PostgreSQL would rather turn EXISTS into a semi-join and merge it
+	// with the whole tag index (seconds for a common tag); OFFSET 0 keeps
+	// the subquery a per-row probe. A count reads every row, so there the
+	// planner may choose.
+	probe := ""
+	if ordered && db.engine == Postgres {
+		probe = " OFFSET 0"
+	}
 	for i, m := range q.exact {
 		if i != usedExact {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(m[0]) + " AND x.resource_pk = r.pk AND x.tag_value = " + a.add(m[1]) + ")")
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(m[0]) + " AND x.resource_pk = r.pk AND x.tag_value = " + a.add(m[1]) + probe + ")")
 		}
 	}
 	for i, k := range q.anyKeys {
 		if i != usedAny {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(k) + " AND x.resource_pk = r.pk)")
+			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(k) + " AND x.resource_pk = r.pk" + probe + ")")
 		}
 	}
 	if q.untagged != "" {
-		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(q.untagged) + " AND x.resource_pk = r.pk)")
+		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(q.untagged) + " AND x.resource_pk = r.pk" + probe + ")")
 	}
 	if q.f.InConflict && !conflictDone {
 		onR(`EXISTS (SELECT 1 FROM tag_edit_items c WHERE c.status = 'conflict' AND c.resource_pk = r.pk)`)
@@ -240,10 +303,16 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 	if ordered && q.f.After > 0 {
 		where = append(where, pkCol+" > "+a.add(q.f.After))
 	}
-	// A tag driver joins the resources only when it needs them.
+	// A tag driver joins the resources only when it needs them. The
+	// keyset bound is repeated on r.pk: the planner does not carry it
+	// across the join, and without it PostgreSQL reads the resources from
+	// the start on every later page.
 	if strings.HasPrefix(from, "resource_tags t0") && needR {
 		from += " CROSS JOIN resources r"
 		where = append(where, "r.pk = t0.resource_pk")
+		if ordered && q.f.After > 0 {
+			where = append(where, "r.pk > "+a.add(q.f.After))
+		}
 	}
 	s := "SELECT " + sel + " FROM " + from
 	if len(where) > 0 {
@@ -296,6 +365,9 @@ func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*st
 	if err != nil || (!sc.all && len(sc.subs) == 0) {
 		return nil, "", err
 	}
+	if err := q.rarestFirst(ctx); err != nil {
+		return nil, "", err
+	}
 	var a args
 	query, err := q.listSQL(ctx, &a, sc)
 	if err != nil {
@@ -335,6 +407,9 @@ func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int,
 	}
 	sc, err := q.scope(ctx)
 	if err != nil || (!sc.all && len(sc.subs) == 0) {
+		return 0, err
+	}
+	if err := q.rarestFirst(ctx); err != nil {
 		return 0, err
 	}
 	tagIndex := sc.all

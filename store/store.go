@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -97,6 +98,8 @@ type DB struct {
 	log  *slog.Logger
 
 	deleteBatch int // see ResourceDeleteExcept; tests make it small
+
+	analyzing atomic.Bool // see ResourceAnalyze
 }
 
 var (

@@ -55,6 +55,9 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 		return err
 	}
 	defer emu.Stop()
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
 	c.Cloud = filepath.Join(c.DataDir, "emulator.json")
 	if err := emu.WriteConnectionFile(c.Cloud); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -43,7 +44,7 @@ func TestDemo(t *testing.T) {
 	done := make(chan int)
 	env := map[string]string{"STEWARD_ADMIN_PASSWORD": "demo admin password"}
 	go func() {
-		done <- run(ctx, []string{"demo", "--addr", addr, "--data", t.TempDir()}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
+		done <- run(ctx, []string{"demo", "--addr", addr, "--data", filepath.Join(t.TempDir(), "new")}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "Press Ctrl-C") {
