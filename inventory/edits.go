@@ -128,6 +128,18 @@ func (s *Service) PreviewTagEdit(ctx context.Context, req *steward.TagEditReques
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	// Names and values the edit sets break Azure's limits on every
+	// resource alike: refuse the request itself before looking at any.
+	set := maps.Clone(req.Merge)
+	if set == nil {
+		set = map[string]string{}
+	}
+	for _, to := range req.Rename {
+		set[to] = ""
+	}
+	if err := steward.ValidateTags("The edit", "", set); err != nil && len(set) <= steward.MaxTagsPerResource {
+		return nil, err
+	}
 	ts, err := s.targets(ctx, req)
 	if err != nil {
 		return nil, err

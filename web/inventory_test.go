@@ -1,0 +1,123 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/internal/stewardtest"
+)
+
+// TestInventoryAPI drives the inventory API as a script would: sync a
+// subscription, list resources, limit a subscription, preview and submit a
+// tag edit, follow it, read spend — and bad input is refused with nothing
+// stored.
+func TestInventoryAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	e, _ := stewardtest.Emulator(t, emulator.Config{})
+	b.useEmulator(t, e)
+	_, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleOperator})
+	api := func(method, path, body string, status int) string {
+		t.Helper()
+		resp, out := b.do(t, req{method: method, path: path, token: token, body: body})
+		wantStatus(t, resp, out, status)
+		return out
+	}
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+	raw, _ := json.Marshal(map[string]any{"tenantId": contoso.ID, "name": "Contoso",
+		"read":  map[string]string{"clientId": reader.ClientID, "clientSecret": reader.ClientSecret},
+		"write": map[string]string{"clientId": writer.ClientID, "clientSecret": writer.ClientSecret}})
+	api("POST", "/api/v1/tenants", string(raw), http.StatusCreated)
+
+	// Sync: 202 with the run; the job runs it (here, the test does).
+	sub := contoso.Subscriptions[0]
+	var run struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+		Seen   int    `json:"seen"`
+	}
+	json.Unmarshal([]byte(api("POST", "/api/v1/subscriptions/"+sub+"/sync", "", http.StatusAccepted)), &run)
+	if run.ID == 0 {
+		t.Fatal("no run")
+	}
+	if err := b.svc.Inventory.RunSync(stewardtest.Admin(t.Context()), run.ID); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal([]byte(api("GET", "/api/v1/sync-runs/"+strconv.FormatInt(run.ID, 10), "", http.StatusOK)), &run)
+	if run.Status != "succeeded" || run.Seen == 0 {
+		t.Fatalf("run %+v", run)
+	}
+	var list struct {
+		Items []struct {
+			ID   string            `json:"id"`
+			Tags map[string]string `json:"tags"`
+		} `json:"items"`
+	}
+	json.Unmarshal([]byte(api("GET", "/api/v1/resources?subscription="+sub+"&limit=5", "", http.StatusOK)), &list)
+	if len(list.Items) != 5 {
+		t.Fatalf("resources: %+v", list)
+	}
+	target := list.Items[0].ID
+	edit := func(extra string) string {
+		return `{"resources": ["` + target + `"], "merge": {"costcenter": "api-test"}` + extra + `}`
+	}
+
+	// Read Tags Only refuses the edit and says why; nothing is stored.
+	api("PUT", "/api/v1/subscriptions/"+sub+"/sync-level", `{"level": "read-tags"}`, http.StatusOK)
+	resp, out := b.do(t, req{method: "POST", path: "/api/v1/tag-edits", token: token, body: edit("")})
+	wantAPIError(t, resp, out, http.StatusForbidden, steward.EFORBIDDEN, "Read Tags Only")
+	api("PUT", "/api/v1/subscriptions/"+sub+"/sync-level", `{"level": "read-write-tags"}`, http.StatusOK)
+	resp, out = b.do(t, req{method: "PUT", path: "/api/v1/subscriptions/" + sub + "/sync-level", token: token, body: `{"level": "everything"}`})
+	wantAPIError(t, resp, out, http.StatusBadRequest, steward.EINVALID, "")
+
+	// Bad tags and unknown resources: a clear 4xx.
+	resp, out = b.do(t, req{method: "POST", path: "/api/v1/tag-edits", token: token, body: `{"resources": ["` + target + `"], "merge": {"a/b": "x"}}`})
+	wantAPIError(t, resp, out, http.StatusUnprocessableEntity, steward.EUNPROCESSABLE, `"a/b"`)
+	resp, out = b.do(t, req{method: "POST", path: "/api/v1/tag-edits", token: token, body: `{"resources": ["/subscriptions/` + sub + `/resourceGroups/x/providers/Microsoft.Web/sites/nope"], "merge": {"a": "b"}}`})
+	wantAPIError(t, resp, out, http.StatusNotFound, steward.ENOTFOUND, "nope")
+	if strings.Contains(api("GET", "/api/v1/tag-edits", "", http.StatusOK), `"id":`) {
+		t.Fatal("a refused edit was stored")
+	}
+
+	// Dry run shows the change; the real one is queued and written back.
+	preview := api("POST", "/api/v1/tag-edits", edit(`, "dryRun": true`), http.StatusOK)
+	if !strings.Contains(preview, "api-test") || !strings.Contains(preview, `"dryRun":true`) {
+		t.Fatalf("preview: %s", preview)
+	}
+	var created struct {
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	json.Unmarshal([]byte(api("POST", "/api/v1/tag-edits", edit(""), http.StatusAccepted)), &created)
+	if err := b.svc.Inventory.ApplyTagEdits(stewardtest.Admin(t.Context()), sub); err != nil {
+		t.Fatal(err)
+	}
+	got := api("GET", "/api/v1/tag-edits/"+strconv.FormatInt(created.ID, 10), "", http.StatusOK)
+	if !strings.Contains(got, `"applied":1`) {
+		t.Fatalf("edit after write-back: %s", got)
+	}
+	tags, err := b.svc.Azure.TagsGet(t.Context(), stewardtest.Identity(contoso.ID, writer), target)
+	if err != nil || tags["costcenter"] != "api-test" {
+		t.Fatalf("Azure has %v, %v", tags, err)
+	}
+
+	// Spend by tag, as JSON and as CSV.
+	if err := b.svc.Inventory.IngestCosts(stewardtest.Admin(t.Context()), sub); err != nil {
+		t.Fatal(err)
+	}
+	costs := api("GET", "/api/v1/costs?groupBy=tag:environment", "", http.StatusOK)
+	if !strings.Contains(costs, `"cost":`) {
+		t.Fatalf("costs: %s", costs)
+	}
+	resp, out = b.do(t, req{method: "GET", path: "/api/v1/costs?groupBy=service&format=csv", token: token})
+	wantStatus(t, resp, out, http.StatusOK)
+	if !strings.HasPrefix(out, "group,day,cost,currency\n") || strings.Count(out, "\n") < 2 {
+		t.Fatalf("costs CSV: %.300s", out)
+	}
+}
