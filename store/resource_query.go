@@ -38,6 +38,13 @@ import (
 //     counts the tag's index entries, up to the scope's size (kept in
 //     subscriptions.resource_count), and reads the tag index when that is
 //     the smaller read.
+//
+// A global plan over a tag index also reads only the index entries within
+// the scope's PK span: the lowest and highest PK of its subscriptions, two
+// seeks of resources_subscription each. A subscription's resources are
+// mostly written together by its first sync, so a tenant's rows sit in a
+// narrow band of PKs and its tag matches are not reached through every
+// other tenant's; when they are spread out, the span only costs the seeks.
 const maxArms = 32
 
 // rareCap bounds the count that compares a tag's frequency with a scope's
@@ -55,6 +62,9 @@ type resourceQuery struct {
 	typeKey  string
 	name     string // LIKE pattern
 	limit    int
+	// span bounds the PKs a global plan's tag driver reads (see maxArms).
+	span    [2]int64
+	spanned bool
 }
 
 func (db *DB) newResourceQuery(f steward.ResourceFilter) (*resourceQuery, error) {
@@ -96,6 +106,10 @@ type scope struct {
 	all       bool     // nothing limits the listing
 	subs      []string // otherwise these (possibly none)
 	resources int      // how many resources they hold
+	// lo and hi bound the PKs of the subscriptions' resources when spanned
+	// (read for listings with tag filters; see maxArms).
+	lo, hi  int64
+	spanned bool
 }
 
 // scope resolves the tenant, scope and subscription filters.
@@ -118,7 +132,15 @@ func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
 	if len(conds) == 0 {
 		return scope{all: true}, nil
 	}
-	rows, err := q.db.r.QueryContext(ctx, `SELECT id, resource_count FROM subscriptions WHERE `+strings.Join(conds, " AND ")+` ORDER BY id`, a...)
+	sel := `SELECT s.id, s.resource_count, NULL, NULL`
+	if q.hasTags() {
+		edge := func(dir string) string {
+			return `(SELECT r.pk FROM resources r` + q.db.indexedBy("resources_subscription") +
+				` WHERE r.subscription_id = s.id ORDER BY r.pk` + dir + ` LIMIT 1)`
+		}
+		sel = `SELECT s.id, s.resource_count, ` + edge("") + `, ` + edge(" DESC")
+	}
+	rows, err := q.db.r.QueryContext(ctx, sel+` FROM subscriptions s WHERE `+strings.Join(conds, " AND ")+` ORDER BY s.id`, a...)
 	if err != nil {
 		return scope{}, fmt.Errorf("listing subscriptions: %w", err)
 	}
@@ -127,11 +149,21 @@ func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
 	for rows.Next() {
 		var id string
 		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		var lo, hi sql.NullInt64
+		if err := rows.Scan(&id, &n, &lo, &hi); err != nil {
 			return scope{}, fmt.Errorf("listing subscriptions: %w", err)
 		}
 		sc.subs = append(sc.subs, id)
 		sc.resources += n
+		if lo.Valid && hi.Valid {
+			if !sc.spanned || lo.Int64 < sc.lo {
+				sc.lo = lo.Int64
+			}
+			if !sc.spanned || hi.Int64 > sc.hi {
+				sc.hi = hi.Int64
+			}
+			sc.spanned = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return scope{}, fmt.Errorf("listing subscriptions: %w", err)
@@ -140,9 +172,9 @@ func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
 }
 
 // tagIndexCheaper reports whether, for a scoped listing, the first tag
-// filter's index holds fewer entries than the scope holds resources, so
-// that reading the index (and dropping other subscriptions' rows) reads
-// less than scanning the scope.
+// filter's index holds fewer entries within the scope's PK span than the
+// scope holds resources, so that reading the index (and dropping other
+// subscriptions' rows) reads less than scanning the scope.
 func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, error) {
 	limit := min(sc.resources, rareCap)
 	if limit == 0 {
@@ -154,6 +186,9 @@ func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, er
 		query += a.add(q.exact[0][0]) + ` AND tag_value = ` + a.add(q.exact[0][1])
 	} else {
 		query += a.add(q.anyKeys[0])
+	}
+	if sc.spanned {
+		query += ` AND resource_pk >= ` + a.add(sc.lo) + ` AND resource_pk <= ` + a.add(sc.hi)
 	}
 	query += ` LIMIT ` + a.add(limit) + `) AS c`
 	var n int
@@ -303,6 +338,10 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 	if ordered && q.f.After > 0 {
 		where = append(where, pkCol+" > "+a.add(q.f.After))
 	}
+	spanned := q.spanned && subIn != nil && (usedExact == 0 || usedAny == 0)
+	if spanned {
+		where = append(where, pkCol+" >= "+a.add(q.span[0]), pkCol+" <= "+a.add(q.span[1]))
+	}
 	// A tag driver joins the resources only when it needs them. The
 	// keyset bound is repeated on r.pk: the planner does not carry it
 	// across the join, and without it PostgreSQL reads the resources from
@@ -312,6 +351,9 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 		where = append(where, "r.pk = t0.resource_pk")
 		if ordered && q.f.After > 0 {
 			where = append(where, "r.pk > "+a.add(q.f.After))
+		}
+		if spanned {
+			where = append(where, "r.pk >= "+a.add(q.span[0]), "r.pk <= "+a.add(q.span[1]))
 		}
 	}
 	s := "SELECT " + sel + " FROM " + from
@@ -332,6 +374,7 @@ func (q *resourceQuery) listSQL(ctx context.Context, a *args, sc scope) (string,
 	case q.f.InConflict:
 		return q.arm(a, resourceColumns, "", sc.subs, false, true), nil
 	}
+	q.span, q.spanned = [2]int64{sc.lo, sc.hi}, sc.spanned
 	global := len(sc.subs) > maxArms
 	if q.hasTags() && !global {
 		var err error
@@ -412,6 +455,7 @@ func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int,
 	if err := q.rarestFirst(ctx); err != nil {
 		return 0, err
 	}
+	q.span, q.spanned = [2]int64{sc.lo, sc.hi}, sc.spanned
 	tagIndex := sc.all
 	if !sc.all && q.hasTags() {
 		if tagIndex, err = q.tagIndexCheaper(ctx, sc); err != nil {
