@@ -50,6 +50,24 @@ func (db *DB) values(a *args, flat []any, ncols int, casts []string) string {
 // execValues runs head + VALUES + tail for flat rows of ncols values, as
 // many rows a statement as maxParams allows.
 func (tx *Tx) execValues(ctx context.Context, head string, flat []any, ncols int, tail string) error {
+	return tx.execValuesTyped(ctx, head, flat, ncols, nil, tail)
+}
+
+// execValuesTyped is execValues with the columns' PostgreSQL types
+// ("text" or "bigint"). Given them, PostgreSQL takes every row in one
+// statement of fixed text, head + SELECT * FROM unnest($1::type[], …) +
+// tail, with one array parameter a column: one round trip, and a
+// statement the driver prepares once, instead of thousands of parameters
+// in VALUES texts of varying length.
+func (tx *Tx) execValuesTyped(ctx context.Context, head string, flat []any, ncols int, types []string, tail string) error {
+	if tx.db.engine == Postgres && types != nil {
+		q, a, err := unnestQuery(strings.TrimSuffix(strings.TrimSpace(head), "VALUES"), flat, ncols, types)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, q+tail, a...)
+		return err
+	}
 	per := maxParams / ncols * ncols
 	for len(flat) > 0 {
 		n := min(per, len(flat))
@@ -61,6 +79,50 @@ func (tx *Tx) execValues(ctx context.Context, head string, flat []any, ncols int
 		flat = flat[n:]
 	}
 	return nil
+}
+
+// unnestQuery returns head + "SELECT * FROM unnest(…)" and its arguments,
+// one array a column, for flat rows of ncols values (strings, or ints for
+// "bigint" columns).
+func unnestQuery(head string, flat []any, ncols int, types []string) (string, []any, error) {
+	nrows := len(flat) / ncols
+	a := make([]any, ncols)
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString(" SELECT * FROM unnest(")
+	for c, t := range types {
+		if c > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(c+1) + "::" + t + "[]")
+		switch t {
+		case "bigint":
+			col := make([]int64, nrows)
+			for i := range col {
+				switch v := flat[i*ncols+c].(type) {
+				case int64:
+					col[i] = v
+				case int:
+					col[i] = int64(v)
+				default:
+					return "", nil, fmt.Errorf("store: unnest: %T in a bigint column", v)
+				}
+			}
+			a[c] = col
+		default:
+			col := make([]string, nrows)
+			for i := range col {
+				v, ok := flat[i*ncols+c].(string)
+				if !ok {
+					return "", nil, fmt.Errorf("store: unnest: %T in a text column", flat[i*ncols+c])
+				}
+				col[i] = v
+			}
+			a[c] = col
+		}
+	}
+	b.WriteString(")")
+	return b.String(), a, nil
 }
 
 // pageItem is one resource of a page being upserted.
@@ -171,13 +233,23 @@ func (db *DB) ResourceUpsertMany(ctx context.Context, subscriptionID string, rs 
 // readStoredHashes fills pk, oldHash and existing for the page's resources
 // already stored, in one query per thousand keys.
 func (tx *Tx) readStoredHashes(ctx context.Context, items []*pageItem, byKey map[string]*pageItem) error {
-	for chunk := range slices.Chunk(items, 1000) {
+	per := 1000
+	if tx.db.engine == Postgres {
+		per = len(items) // one array parameter, one statement text
+	}
+	for chunk := range slices.Chunk(items, per) {
 		keys := make([]string, len(chunk))
 		for i, it := range chunk {
 			keys[i] = it.key
 		}
+		q := `SELECT pk, arm_key, content_hash FROM resources WHERE arm_key `
 		var a args
-		rows, err := tx.QueryContext(ctx, `SELECT pk, arm_key, content_hash FROM resources WHERE arm_key IN (`+addList(tx.db, &a, keys)+`)`, a...)
+		if tx.db.engine == Postgres {
+			q, a = q+`= ANY($1::text[])`, args{keys}
+		} else {
+			q += `IN (` + addList(tx.db, &a, keys) + `)`
+		}
+		rows, err := tx.QueryContext(ctx, q, a...)
 		if err != nil {
 			return fmt.Errorf("reading stored resources: %w", err)
 		}
@@ -234,6 +306,8 @@ func (tx *Tx) readStoredTags(ctx context.Context, changed []*pageItem) error {
 	return nil
 }
 
+var resourceInsertTypes = []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "bigint", "text", "bigint", "bigint"}
+
 // insertResources inserts the page's new resources with multi-row INSERTs,
 // reads back their PKs and counts them on the subscription.
 func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, changed []*pageItem) error {
@@ -253,12 +327,25 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 	if len(flat) == 0 {
 		return nil
 	}
-	for chunk := range slices.Chunk(flat, maxParams/ncols*ncols) {
-		var a args
-		rows, err := tx.QueryContext(ctx, `
+	const head = `
 			INSERT INTO resources (arm_key, arm_id, subscription_id, resource_group, resource_group_key, name, type,
-				type_key, location, tags, tag_count, content_hash, first_seen_at, synced_at)
-			VALUES `+tx.db.values(&a, chunk, ncols, nil)+` RETURNING pk, arm_key`, a...)
+				type_key, location, tags, tag_count, content_hash, first_seen_at, synced_at)`
+	per := maxParams / ncols * ncols
+	if tx.db.engine == Postgres {
+		per = len(flat) // one statement: see execValuesTyped
+	}
+	for chunk := range slices.Chunk(flat, per) {
+		var q string
+		var a args
+		if tx.db.engine == Postgres {
+			var err error
+			if q, a, err = unnestQuery(head, chunk, ncols, resourceInsertTypes); err != nil {
+				return err
+			}
+		} else {
+			q = head + ` VALUES ` + tx.db.values(&a, chunk, ncols, nil)
+		}
+		rows, err := tx.QueryContext(ctx, q+` RETURNING pk, arm_key`, a...)
 		if err == nil {
 			for rows.Next() {
 				var pk int64
@@ -329,6 +416,8 @@ func (d tagDeltas) add(rows []tagRow, n int) {
 	}
 }
 
+var tagRowTypes = []string{"text", "bigint", "text", "text"}
+
 // writeTagChanges brings the tag rows, tag history and tag counts of the
 // written resources in line with their new tags.
 func (tx *Tx) writeTagChanges(ctx context.Context, subscriptionID string, changed []*pageItem, src tagSource) error {
@@ -373,12 +462,12 @@ func (tx *Tx) writeTagChanges(ctx context.Context, subscriptionID string, change
 		return err
 	}
 	if len(ins) > 0 {
-		if err := tx.execValues(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, ins, 4, ""); err != nil {
+		if err := tx.execValuesTyped(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, ins, 4, tagRowTypes, ""); err != nil {
 			return fmt.Errorf("writing tags: %w", err)
 		}
 	}
 	if len(upd) > 0 {
-		err := tx.execValues(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, upd, 4,
+		err := tx.execValuesTyped(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, upd, 4, tagRowTypes,
 			` ON CONFLICT (key_norm, resource_pk) DO UPDATE SET tag_key = excluded.tag_key, tag_value = excluded.tag_value`)
 		if err != nil {
 			return fmt.Errorf("writing tags: %w", err)
@@ -425,7 +514,8 @@ func (tx *Tx) applyTagDeltas(ctx context.Context, subscriptionID string, deltas 
 	for _, k := range keys {
 		flat = append(flat, subscriptionID, k[0], k[1], deltas[k])
 	}
-	err := tx.execValues(ctx, `INSERT INTO tag_key_counts (subscription_id, key_norm, tag_key, resources) VALUES `, flat, 4,
+	err := tx.execValuesTyped(ctx, `INSERT INTO tag_key_counts (subscription_id, key_norm, tag_key, resources) VALUES `, flat, 4,
+		[]string{"text", "text", "text", "bigint"},
 		` ON CONFLICT (subscription_id, key_norm, tag_key) DO UPDATE SET resources = tag_key_counts.resources + excluded.resources`)
 	if err != nil {
 		return fmt.Errorf("counting tag names: %w", err)
