@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -31,11 +32,17 @@ import (
 
 const callback = "https://127.0.0.1:8443/tenants/connect/callback"
 
+// fixture is an emulator of the test's own and Steward's services over db,
+// acting as a portal admin.
+func fixture(t *testing.T, db *store.DB) (*emulator.Emulator, *store.DB, *stewardtest.Services, context.Context) {
+	t.Helper()
+	e, path := stewardtest.Emulator(t, emulator.Config{})
+	return e, db, stewardtest.NewServices(t, db, path, nil), stewardtest.Admin(t.Context())
+}
+
 func TestConnectServicePrincipalValidatesLeastPrivilege(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, path := stewardtest.Emulator(t, emulator.Config{})
-		svc := stewardtest.NewServices(t, db, path, nil)
-		ctx := stewardtest.Admin(t.Context())
+		e, _, svc, ctx := fixture(t, db)
 
 		// The Tag Contributor app has exactly what read-write-tags needs.
 		contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
@@ -84,10 +91,7 @@ func TestConnectServicePrincipalValidatesLeastPrivilege(t *testing.T) {
 }
 
 func TestReaderIsMissingTagWrite(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, _, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
 	_, rep, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(reader)})
 	if err != nil {
@@ -106,9 +110,7 @@ func TestReaderIsMissingTagWrite(t *testing.T) {
 
 func TestConsentAssignsLeastPrivilegeAndDropsTheToken(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, path := stewardtest.Emulator(t, emulator.Config{})
-		svc := stewardtest.NewServices(t, db, path, nil)
-		ctx := stewardtest.Admin(t.Context())
+		e, _, svc, ctx := fixture(t, db)
 		contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
 		admin := contoso.Users[0] // Owner of every Contoso subscription
 
@@ -202,10 +204,7 @@ func TestConsentAssignsLeastPrivilegeAndDropsTheToken(t *testing.T) {
 }
 
 func TestDeclinedConsentLeavesNothing(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
 	u, err := svc.Access.ConsentStart(ctx, contoso.ID, "connect", callback)
 	if err != nil {
@@ -279,10 +278,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 }
 
 func TestRevokeWriteOffAndRotate(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
 	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
 	if err != nil {
@@ -422,10 +418,7 @@ func TestExpiryWarningsAndReminders(t *testing.T) {
 // make: each gets a clear message, nothing is stored, and each attempt is
 // in the audit log.
 func TestBadConnectionsAreAuditedAndLeaveNothing(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
 	wrong := stewardtest.Credential(writer)
 	wrong.Secret = "wrong"
@@ -463,10 +456,7 @@ func TestBadConnectionsAreAuditedAndLeaveNothing(t *testing.T) {
 // TestRevokeRolesWithProof removes Steward's roles through a fresh consent
 // and checks, with Steward's own tokens, that the access is gone.
 func TestRevokeRolesWithProof(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
 	admin := contoso.Users[0].UserPrincipalName
 	consent := func(purpose string) *steward.ConsentSession {
@@ -521,10 +511,7 @@ func TestRevokeRolesWithProof(t *testing.T) {
 }
 
 func TestPartnerAdminLink(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
 	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
 	if err != nil {
@@ -552,10 +539,7 @@ func TestPartnerAdminLink(t *testing.T) {
 // TestLeastPrivilegeRole derives the custom role a tenant needs from what
 // its subscriptions' levels use.
 func TestLeastPrivilegeRole(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, _, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
 	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)})
 	if err != nil {
@@ -596,10 +580,7 @@ func TestLeastPrivilegeRole(t *testing.T) {
 // new one through Graph, prove it works, switch, remove the old one — after
 // which the old secret no longer signs in.
 func TestRotateThroughGraph(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	northwind, app := stewardtest.Principal(t, e, emulator.NorthwindTenantName, emulator.NorthwindStewardApp)
 	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: northwind.ID, Name: "Northwind", Read: stewardtest.Credential(app)})
 	if err != nil {
@@ -626,10 +607,7 @@ func TestRotateThroughGraph(t *testing.T) {
 // app registration Steward signs in with; Steward proves with a fresh sign-in
 // that the identity is gone.
 func TestRevokeByDeletingTheApp(t *testing.T) {
-	e, path := stewardtest.Emulator(t, emulator.Config{})
-	db := storetest.Open(t, store.SQLite)
-	svc := stewardtest.NewServices(t, db, path, nil)
-	ctx := stewardtest.Admin(t.Context())
+	e, db, svc, ctx := fixture(t, storetest.Open(t, store.SQLite))
 	northwind, app := stewardtest.Principal(t, e, emulator.NorthwindTenantName, emulator.NorthwindStewardApp)
 	tenant, _, err := svc.Access.ConnectServicePrincipal(ctx, steward.ServicePrincipalInput{TenantID: northwind.ID, Name: "Northwind", Read: stewardtest.Credential(app)})
 	if err != nil {

@@ -248,12 +248,6 @@ func (c *Connector) armOptions(b *budget) *arm.ClientOptions {
 // on first use. Entries are keyed by tenant, client and a hash of the
 // secret, so a rotated secret gets a fresh credential.
 func (c *Connector) identity(id steward.AzureIdentity) (*identity, error) {
-	if id.TenantID == "" || id.ClientID == "" {
-		return nil, steward.Errorf(steward.EINVALID, "An Azure identity needs a tenant ID and a client ID.")
-	}
-	if (id.Secret == "") == (id.Certificate == "") {
-		return nil, steward.Errorf(steward.EINVALID, "An Azure identity needs exactly one of a client secret and a certificate.")
-	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", strings.ToLower(id.TenantID), strings.ToLower(id.ClientID), id.Secret.Reveal(), id.Certificate.Reveal())
 	key := hex.EncodeToString(h.Sum(nil))
@@ -280,6 +274,12 @@ func (c *Connector) identity(id steward.AzureIdentity) (*identity, error) {
 // credential builds an azidentity credential for id, with its own token
 // cache.
 func (c *Connector) credential(id steward.AzureIdentity) (azcore.TokenCredential, error) {
+	if id.TenantID == "" || id.ClientID == "" {
+		return nil, steward.Errorf(steward.EINVALID, "An Azure identity needs a tenant ID and a client ID.")
+	}
+	if (id.Secret == "") == (id.Certificate == "") {
+		return nil, steward.Errorf(steward.EINVALID, "An Azure identity needs exactly one of a client secret and a certificate.")
+	}
 	copts := azcore.ClientOptions{Cloud: c.cloud, Transport: c.http}
 	var cred azcore.TokenCredential
 	var err error
@@ -338,9 +338,6 @@ func (c *Connector) token(ctx context.Context, id steward.AzureIdentity) (azcore
 // was removed or has expired fails here at once. EUNAUTHORIZED, EINVALID,
 // EUNAVAILABLE.
 func (c *Connector) CheckIdentity(ctx context.Context, id steward.AzureIdentity) error {
-	if _, err := c.identity(id); err != nil {
-		return err // bad input
-	}
 	cred, err := c.credential(id)
 	if err != nil {
 		return err

@@ -167,9 +167,7 @@ func (s *Server) apiCreateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/tenants/"+t.ID)
-	t, _ = s.deps.Tenants.TenantGet(r.Context(), t.ID)
-	writeJSON(w, http.StatusCreated, toAPITenant(t))
+	s.writeCreatedTenant(w, r, t)
 	return nil
 }
 
@@ -456,8 +454,16 @@ func (s *Server) apiConnectLighthouse(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/tenants/"+t.ID)
-	t, _ = s.deps.Tenants.TenantGet(r.Context(), t.ID)
-	writeJSON(w, http.StatusCreated, toAPITenant(t))
+	s.writeCreatedTenant(w, r, t)
 	return nil
+}
+
+// writeCreatedTenant answers 201 with the tenant as stored now (its first
+// validation included), or as connected when it cannot be read back.
+func (s *Server) writeCreatedTenant(w http.ResponseWriter, r *http.Request, t *steward.Tenant) {
+	if stored, err := s.deps.Tenants.TenantGet(r.Context(), t.ID); err == nil {
+		t = stored
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+t.ID)
+	writeJSON(w, http.StatusCreated, toAPITenant(t))
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,60 +296,6 @@ func ConnectByConsent(tb testing.TB, ctx context.Context, acc *access.Service, c
 		}
 	}
 	return t
-}
-
-// ConsentWith is Consent for an emulator known by its connection file.
-func ConsentWith(tb testing.TB, cf *steward.ConnectionFile, authorizeURL, upn string, accept bool) url.Values {
-	tb.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(cf.CACertPEM))
-	c := &http.Client{
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	defer c.CloseIdleConnections()
-	var user steward.ConnectionUser
-	for _, ct := range cf.Tenants {
-		for _, u := range ct.Users {
-			if strings.EqualFold(u.UserPrincipalName, upn) {
-				user = u
-			}
-		}
-	}
-	if user.ObjectID == "" {
-		tb.Fatalf("no emulator user %s", upn)
-	}
-	resp, err := c.Get(authorizeURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	page := readBody(tb, resp)
-	flow := hiddenValue(page, "flow")
-	if flow == "" {
-		tb.Fatalf("the sign-in page has no flow: %.500s", page)
-	}
-	post := func(v url.Values) *http.Response {
-		resp, err := c.PostForm(authorizeURL, v)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return resp
-	}
-	resp = post(url.Values{"flow": {flow}, "action": {"signin"}, "user": {user.ObjectID}, "password": {user.Password}})
-	if resp.StatusCode == http.StatusOK {
-		readBody(tb, resp)
-		answer := "no"
-		if accept {
-			answer = "yes"
-		}
-		resp = post(url.Values{"flow": {flow}, "action": {"consent"}, "accept": {answer}})
-	}
-	defer resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil {
-		tb.Fatalf("no redirect back to Steward (status %d): %.500s", resp.StatusCode, readBody(tb, resp))
-	}
-	return loc.Query()
 }
 
 // ResetPeakRSS makes the process's peak resident set (VmHWM) start again

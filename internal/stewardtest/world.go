@@ -126,15 +126,21 @@ func Credential(p steward.ConnectionPrincipal) steward.CredentialInput {
 // (code and state, or error and error_description).
 func Consent(t testing.TB, e *emulator.Emulator, authorizeURL, upn string, accept bool) url.Values {
 	t.Helper()
+	return ConsentWith(t, e.Connection(), authorizeURL, upn, accept)
+}
+
+// ConsentWith is Consent for an emulator known by its connection file.
+func ConsentWith(tb testing.TB, cf *steward.ConnectionFile, authorizeURL, upn string, accept bool) url.Values {
+	tb.Helper()
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(e.CACertPEM())
+	pool.AppendCertsFromPEM([]byte(cf.CACertPEM))
 	c := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	defer c.CloseIdleConnections()
 	var user steward.ConnectionUser
-	for _, ct := range e.Connection().Tenants {
+	for _, ct := range cf.Tenants {
 		for _, u := range ct.Users {
 			if strings.EqualFold(u.UserPrincipalName, upn) {
 				user = u
@@ -142,27 +148,27 @@ func Consent(t testing.TB, e *emulator.Emulator, authorizeURL, upn string, accep
 		}
 	}
 	if user.ObjectID == "" {
-		t.Fatalf("no emulator user %s", upn)
+		tb.Fatalf("no emulator user %s", upn)
 	}
 	resp, err := c.Get(authorizeURL)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	page := readBody(t, resp)
+	page := readBody(tb, resp)
 	flow := hiddenValue(page, "flow")
 	if flow == "" {
-		t.Fatalf("the sign-in page has no flow: %.500s", page)
+		tb.Fatalf("the sign-in page has no flow: %.500s", page)
 	}
 	post := func(v url.Values) *http.Response {
 		resp, err := c.PostForm(authorizeURL, v)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return resp
 	}
 	resp = post(url.Values{"flow": {flow}, "action": {"signin"}, "user": {user.ObjectID}, "password": {user.Password}})
 	if resp.StatusCode == http.StatusOK {
-		page = readBody(t, resp)
+		readBody(tb, resp)
 		answer := "no"
 		if accept {
 			answer = "yes"
@@ -172,7 +178,7 @@ func Consent(t testing.TB, e *emulator.Emulator, authorizeURL, upn string, accep
 	defer resp.Body.Close()
 	loc, err := resp.Location()
 	if err != nil {
-		t.Fatalf("no redirect back to Steward (status %d): %.500s", resp.StatusCode, readBody(t, resp))
+		tb.Fatalf("no redirect back to Steward (status %d): %.500s", resp.StatusCode, readBody(tb, resp))
 	}
 	return loc.Query()
 }
