@@ -88,6 +88,7 @@ type Service struct {
 	box   steward.SecretBox
 	jobs  steward.JobQueue
 	log   *slog.Logger
+	stats statsGate
 }
 
 var _ steward.InventoryService = (*Service)(nil)

@@ -172,6 +172,8 @@ func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 // last good state plus whole pages; deletions are detected only after a
 // listing that started at the first page and reached the last.
 func (s *Service) RunSync(ctx context.Context, runID int64) error {
+	s.stats.enter()
+	defer s.endSync(ctx)
 	run, err := s.store.SyncRunGet(ctx, runID)
 	if err != nil {
 		return err
@@ -302,6 +304,8 @@ func (s *Service) writePage(ctx context.Context, sub *steward.Subscription, rs [
 
 // RunGraphSync syncs several subscriptions of a tenant with Resource Graph.
 func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []int64) error {
+	s.stats.enter()
+	defer s.endSync(ctx)
 	t, err := s.store.TenantGet(ctx, tenantID)
 	if err != nil {
 		return err
@@ -444,12 +448,7 @@ func (s *Service) finish(ctx context.Context, run *steward.SyncRun, status stewa
 			slog.Int("seen", run.Seen), slog.Int("written", run.Written), slog.Int("deleted", run.Deleted), slog.Duration("took", run.FinishedAt.Sub(run.StartedAt)))
 		s.firstCosts(ctx, run.SubscriptionID)
 		if bulkWrite(run) {
-			start := time.Now()
-			if err := s.store.ResourceAnalyze(ctx); err != nil {
-				s.log.WarnContext(ctx, "resource statistics not refreshed", slog.Int64("run_id", run.ID), slog.Any("error", err))
-			} else {
-				s.log.DebugContext(ctx, "resource statistics refreshed", slog.Int64("run_id", run.ID), slog.Duration("took", time.Since(start)))
-			}
+			s.stats.owe()
 		}
 	}
 	return nil

@@ -607,3 +607,45 @@ func TestResourceList(t *testing.T) {
 		}
 	})
 }
+
+// On SQLite concurrent syncs' pages share a transaction. A page that fails
+// (here: its subscription is unknown) must fail alone, and the group's
+// other pages must be written as if each had its own transaction.
+func TestResourceUpsertGroupedPages(t *testing.T) {
+	t.Parallel()
+	db := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	createTenant(t, db, tenantOpts{id: guid('a', 1)})
+	s1, s2, unknown := guid('1', 1), guid('2', 2), guid('9', 9)
+	createSubs(t, db, guid('a', 1), s1, s2)
+	tags := func(i int) map[string]string { return map[string]string{"env": []string{"prod", "dev"}[i%2]} }
+	pages := [][]*steward.Resource{makeResources(s1, 300, tags), makeResources(unknown, 10, tags), makeResources(s2, 200, tags)}
+	written, errs := db.WriteGroup(ctx, []string{s1, unknown, s2}, pages)
+	if errs[0] != nil || errs[2] != nil || written[0] != 300 || written[2] != 200 {
+		t.Fatalf("good pages: written %v, errors %v", written, errs)
+	}
+	if steward.ErrorCode(errs[1]) != steward.ENOTFOUND {
+		t.Fatalf("page of an unknown subscription: %v, want not found", errs[1])
+	}
+	seen := map[int64]bool{}
+	for _, p := range [][]*steward.Resource{pages[0], pages[2]} {
+		for _, r := range p {
+			got, err := db.ResourceGet(ctx, r.ID)
+			if err != nil || got.PK != r.PK || seen[r.PK] || got.Tags["env"] != r.Tags["env"] {
+				t.Fatalf("%s: stored %+v (%v), PK given %d", r.ID, got, err, r.PK)
+			}
+			seen[r.PK] = true
+		}
+	}
+	for sub, want := range map[string]int{s1: 150, s2: 100} {
+		n, err := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: sub, Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}})
+		if err != nil || n != want {
+			t.Fatalf("%s env=prod: %d (%v), want %d", sub, n, err, want)
+		}
+	}
+	// The same group again writes nothing.
+	written, errs = db.WriteGroup(ctx, []string{s1, s2}, [][]*steward.Resource{makeResources(s1, 300, tags), makeResources(s2, 200, tags)})
+	if written[0] != 0 || written[1] != 0 || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("unchanged group: written %v, errors %v", written, errs)
+	}
+}

@@ -155,19 +155,65 @@ type tagSource struct {
 // With readTags false (level no-tags) tags are neither stored nor
 // compared: the hash is taken without them and marked "nt:", the resource
 // keeps tags {} and no tag rows.
+//
+// On SQLite, pages written at the same moment by concurrent syncs share a
+// transaction (see groupCommit).
 func (db *DB) ResourceUpsertMany(ctx context.Context, subscriptionID string, rs []*steward.Resource, readTags bool) (int, error) {
+	p, err := newResourcePage(subscriptionID, rs, readTags)
+	if err != nil || p == nil {
+		return 0, err
+	}
+	if db.engine == SQLite {
+		if err := db.batches.prepare(ctx, db.w); err != nil {
+			return 0, err
+		}
+		err = db.group.write(ctx, db, p)
+	} else {
+		err = db.inTx(ctx, func(tx *Tx) error {
+			// A page need not wait for the disk: should PostgreSQL stop
+			// before the WAL writer flushes it, the database loses the page
+			// whole, and the run that wrote it, which is recorded with a
+			// flushing commit afterwards, is not marked done.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				return fmt.Errorf("writing resources: %w", err)
+			}
+			return tx.upsertPage(ctx, p)
+		})
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, it := range p.items {
+		for _, r := range it.rs {
+			r.PK = it.pk
+		}
+	}
+	return p.written, nil
+}
+
+// resourcePage is one page of a subscription's resources to upsert.
+type resourcePage struct {
+	subscriptionID string
+	readTags       bool
+	items          []*pageItem
+	byKey          map[string]*pageItem
+	written        int
+}
+
+// newResourcePage validates a page and hashes its resources; it returns nil
+// for an empty page.
+func newResourcePage(subscriptionID string, rs []*steward.Resource, readTags bool) (*resourcePage, error) {
 	subscriptionID = strings.ToLower(subscriptionID)
 	if len(rs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
-	items := make([]*pageItem, 0, len(rs))
-	byKey := make(map[string]*pageItem, len(rs))
+	p := &resourcePage{subscriptionID: subscriptionID, readTags: readTags, items: make([]*pageItem, 0, len(rs)), byKey: make(map[string]*pageItem, len(rs))}
 	for _, r := range rs {
 		if strings.TrimSpace(r.ID) == "" {
-			return 0, steward.Errorf(steward.EINVALID, "A resource has no ARM ID.")
+			return nil, steward.Errorf(steward.EINVALID, "A resource has no ARM ID.")
 		}
 		if r.SubscriptionID != "" && strings.ToLower(r.SubscriptionID) != subscriptionID {
-			return 0, steward.Errorf(steward.EINVALID, "Resource %s is not in subscription %s.", r.ID, subscriptionID)
+			return nil, steward.Errorf(steward.EINVALID, "Resource %s is not in subscription %s.", r.ID, subscriptionID)
 		}
 		c := *r
 		if !readTags {
@@ -178,95 +224,95 @@ func (db *DB) ResourceUpsertMany(ctx context.Context, subscriptionID string, rs 
 			hash = "nt:" + hash
 		}
 		key := steward.ResourceKey(r.ID)
-		if it := byKey[key]; it != nil {
+		if it := p.byKey[key]; it != nil {
 			// Listed twice on one page: the last one wins.
 			it.rs, it.hash, it.tags = append(it.rs, r), hash, c.Tags
 			continue
 		}
 		it := &pageItem{rs: []*steward.Resource{r}, key: key, hash: hash, tags: c.Tags}
-		byKey[key] = it
-		items = append(items, it)
+		p.byKey[key] = it
+		p.items = append(p.items, it)
 	}
-	written := 0
-	err := db.inTx(ctx, func(tx *Tx) error {
-		if err := tx.readStoredHashes(ctx, items, byKey); err != nil {
-			return err
-		}
-		var changed []*pageItem
-		for _, it := range items {
-			if !it.existing || it.oldHash != it.hash {
-				changed = append(changed, it)
-			}
-		}
-		if len(changed) == 0 {
-			return nil
-		}
-		if err := tx.readStoredTags(ctx, changed); err != nil {
-			return err
-		}
-		if err := tx.insertResources(ctx, subscriptionID, changed); err != nil {
-			return err
-		}
-		if err := tx.updateResources(ctx, changed); err != nil {
-			return err
-		}
-		written = len(changed)
-		for _, it := range changed {
-			// History only for tags read before and now: a first sighting,
-			// or the first sync after a level that did not read tags, is
-			// no change.
-			it.history = readTags && it.existing && it.oldHash != "" && !strings.HasPrefix(it.oldHash, "nt:")
-		}
-		return tx.writeTagChanges(ctx, subscriptionID, changed, tagSource{source: "sync"})
-	})
-	if err != nil {
-		return 0, err
+	return p, nil
+}
+
+// upsertPage writes a page within tx. It starts from what the database
+// holds, so a page whose transaction rolled back can be written again.
+func (tx *Tx) upsertPage(ctx context.Context, p *resourcePage) error {
+	p.written = 0
+	for _, it := range p.items {
+		it.pk, it.oldHash, it.oldTags, it.existing, it.history = 0, "", nil, false, false
 	}
-	for _, it := range items {
-		for _, r := range it.rs {
-			r.PK = it.pk
+	if err := tx.readStoredHashes(ctx, p.items, p.byKey); err != nil {
+		return err
+	}
+	var changed []*pageItem
+	for _, it := range p.items {
+		if !it.existing || it.oldHash != it.hash {
+			changed = append(changed, it)
 		}
 	}
-	return written, nil
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := tx.readStoredTags(ctx, changed); err != nil {
+		return err
+	}
+	if err := tx.insertResources(ctx, p.subscriptionID, changed); err != nil {
+		return err
+	}
+	if err := tx.updateResources(ctx, changed); err != nil {
+		return err
+	}
+	p.written = len(changed)
+	for _, it := range changed {
+		// History only for tags read before and now: a first sighting,
+		// or the first sync after a level that did not read tags, is
+		// no change.
+		it.history = p.readTags && it.existing && it.oldHash != "" && !strings.HasPrefix(it.oldHash, "nt:")
+	}
+	return tx.writeTagChanges(ctx, p.subscriptionID, changed, tagSource{source: "sync"})
 }
 
 // readStoredHashes fills pk, oldHash and existing for the page's resources
 // already stored, in one query per thousand keys.
 func (tx *Tx) readStoredHashes(ctx context.Context, items []*pageItem, byKey map[string]*pageItem) error {
-	per := 1000
-	if tx.db.engine == Postgres {
-		per = len(items) // one array parameter, one statement text
+	keys := make([]any, len(items))
+	for i, it := range items {
+		keys[i] = it.key
 	}
-	for chunk := range slices.Chunk(items, per) {
-		keys := make([]string, len(chunk))
-		for i, it := range chunk {
-			keys[i] = it.key
+	scan := func(rows *sql.Rows) error {
+		var pk int64
+		var key, hash string
+		if err := rows.Scan(&pk, &key, &hash); err != nil {
+			return err
 		}
-		q := `SELECT pk, arm_key, content_hash FROM resources WHERE arm_key `
-		var a args
-		if tx.db.engine == Postgres {
-			q, a = q+`= ANY($1::text[])`, args{keys}
-		} else {
-			q += `IN (` + addList(tx.db, &a, keys) + `)`
+		it := byKey[key]
+		it.pk, it.oldHash, it.existing = pk, hash, true
+		return nil
+	}
+	var err error
+	if tx.db.engine == Postgres {
+		// One array parameter, one statement text.
+		strs := make([]string, len(items))
+		for i, it := range items {
+			strs[i] = it.key
 		}
-		rows, err := tx.QueryContext(ctx, q, a...)
-		if err != nil {
-			return fmt.Errorf("reading stored resources: %w", err)
-		}
-		for rows.Next() {
-			var pk int64
-			var key, hash string
-			if err := rows.Scan(&pk, &key, &hash); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading stored resource: %w", err)
+		var rows *sql.Rows
+		if rows, err = tx.QueryContext(ctx, storedHashesHead+`= ANY($1::text[])`, strs); err == nil {
+			defer rows.Close()
+			for rows.Next() && err == nil {
+				err = scan(rows)
 			}
-			it := byKey[key]
-			it.pk, it.oldHash, it.existing = pk, hash, true
+			if err == nil {
+				err = rows.Err()
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading stored resources: %w", err)
-		}
+	} else {
+		err = tx.db.batches.storedHashes.run(ctx, tx, keys, scan)
+	}
+	if err != nil {
+		return fmt.Errorf("reading stored resources: %w", err)
 	}
 	return nil
 }
@@ -306,6 +352,14 @@ func (tx *Tx) readStoredTags(ctx context.Context, changed []*pageItem) error {
 	return nil
 }
 
+const resourceInsertHead = `
+	INSERT INTO resources (arm_key, arm_id, subscription_id, resource_group, resource_group_key, name, type,
+		type_key, location, tags, tag_count, content_hash, first_seen_at, synced_at)`
+
+const tagInsertHead = `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `
+
+const storedHashesHead = `SELECT pk, arm_key, content_hash FROM resources WHERE arm_key `
+
 var resourceInsertTypes = []string{"text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "bigint", "text", "bigint", "bigint"}
 
 // insertResources inserts the page's new resources with multi-row INSERTs,
@@ -327,49 +381,45 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 	if len(flat) == 0 {
 		return nil
 	}
-	const head = `
-			INSERT INTO resources (arm_key, arm_id, subscription_id, resource_group, resource_group_key, name, type,
-				type_key, location, tags, tag_count, content_hash, first_seen_at, synced_at)`
-	per := maxParams / ncols * ncols
-	if tx.db.engine == Postgres {
-		per = len(flat) // one statement: see execValuesTyped
+	scan := func(rows *sql.Rows) error {
+		var pk int64
+		var key string
+		if err := rows.Scan(&pk, &key); err != nil {
+			return err
+		}
+		byKey[key].pk = pk
+		return nil
 	}
-	for chunk := range slices.Chunk(flat, per) {
+	var err error
+	if tx.db.engine == Postgres {
+		// One statement: see execValuesTyped.
 		var q string
 		var a args
-		if tx.db.engine == Postgres {
-			var err error
-			if q, a, err = unnestQuery(head, chunk, ncols, resourceInsertTypes); err != nil {
-				return err
-			}
-		} else {
-			q = head + ` VALUES ` + tx.db.values(&a, chunk, ncols, nil)
+		if q, a, err = unnestQuery(resourceInsertHead, flat, ncols, resourceInsertTypes); err != nil {
+			return err
 		}
-		rows, err := tx.QueryContext(ctx, q+` RETURNING pk, arm_key`, a...)
-		if err == nil {
-			for rows.Next() {
-				var pk int64
-				var key string
-				if err = rows.Scan(&pk, &key); err != nil {
-					break
-				}
-				byKey[key].pk = pk
+		var rows *sql.Rows
+		if rows, err = tx.QueryContext(ctx, q+` RETURNING pk, arm_key`, a...); err == nil {
+			defer rows.Close()
+			for rows.Next() && err == nil {
+				err = scan(rows)
 			}
-			rows.Close()
 			if err == nil {
 				err = rows.Err()
 			}
 		}
-		switch {
-		case isForeignKeyViolation(err):
-			return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
-		case isUniqueViolation(err):
-			return steward.WrapError(steward.ECONFLICT, err, "Another sync stored some of these resources at the same moment; sync again.")
-		case err != nil:
-			return fmt.Errorf("inserting resources: %w", err)
-		}
+	} else {
+		err = tx.db.batches.insertResources.run(ctx, tx, flat, scan)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count + $1 WHERE id = $2`, len(byKey), subscriptionID)
+	switch {
+	case isForeignKeyViolation(err):
+		return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+	case isUniqueViolation(err):
+		return steward.WrapError(steward.ECONFLICT, err, "Another sync stored some of these resources at the same moment; sync again.")
+	case err != nil:
+		return fmt.Errorf("inserting resources: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count + $1 WHERE id = $2`, len(byKey), subscriptionID)
 	if err != nil {
 		return fmt.Errorf("counting resources: %w", err)
 	}
@@ -462,7 +512,13 @@ func (tx *Tx) writeTagChanges(ctx context.Context, subscriptionID string, change
 		return err
 	}
 	if len(ins) > 0 {
-		if err := tx.execValuesTyped(ctx, `INSERT INTO resource_tags (key_norm, resource_pk, tag_key, tag_value) VALUES `, ins, 4, tagRowTypes, ""); err != nil {
+		var err error
+		if tx.db.engine == SQLite && tx.db.batches.insertTags.ready() {
+			err = tx.db.batches.insertTags.run(ctx, tx, ins, nil)
+		} else {
+			err = tx.execValuesTyped(ctx, tagInsertHead, ins, 4, tagRowTypes, "")
+		}
+		if err != nil {
 			return fmt.Errorf("writing tags: %w", err)
 		}
 	}

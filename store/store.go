@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -99,7 +100,10 @@ type DB struct {
 
 	deleteBatch int // see ResourceDeleteExcept; tests make it small
 
-	analyzing atomic.Bool // see ResourceAnalyze
+	analyzing atomic.Bool    // see ResourceAnalyze
+	group     groupCommit    // see ResourceUpsertMany
+	batches   *sqliteBatches // SQLite only; see preparedBatch
+	ckpt      *checkpointer  // SQLite only
 }
 
 var (
@@ -136,9 +140,13 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	}
 	// WAL lets readers work beside the writer; busy_timeout covers the rare
 	// moment a checkpoint holds the file; foreign keys are off by default.
-	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)"
+	// Statement journals (undoing one statement of a transaction) stay in
+	// memory rather than in temporary files. The writer leaves checkpoints
+	// to the checkpointer.
+	const pragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
 	var err error
-	if db.w, err = sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate"); err != nil {
+	db.batches = newSQLiteBatches()
+	if db.w, err = sql.Open("sqlite", path+"?"+pragmas+"&_txlock=immediate&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstop)+")"); err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	db.w.SetMaxOpenConns(1)
@@ -154,6 +162,12 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	}
 	db.r.SetMaxOpenConns(readConns)
 	db.r.SetMaxIdleConns(readConns)
+	ckpt, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	db.ckpt = startCheckpointer(ckpt)
 	return nil
 }
 
@@ -178,6 +192,12 @@ func (db *DB) openPostgres(ctx context.Context, url string) error {
 // "database is closed" rather than panicking.
 func (db *DB) Close() error {
 	var errs []error
+	if db.batches != nil {
+		db.batches.close()
+	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+	}
 	if db.r != nil && db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}
@@ -296,6 +316,9 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
+	}
+	if db.ckpt != nil {
+		db.ckpt.committed()
 	}
 	return nil
 }
