@@ -649,3 +649,46 @@ func TestResourceUpsertGroupedPages(t *testing.T) {
 		t.Fatalf("unchanged group: written %v, errors %v", written, errs)
 	}
 }
+
+// Listings remember how they planned (which tag is rarest, whether a tag's
+// index beats the scope) for a while; what they list must still follow
+// the data: here a rare tag becomes common, and new resources land past
+// the PKs the first listings saw.
+func TestResourceListPlanMemoFollowsData(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ta := guid('a', 1)
+		createTenant(t, db, tenantOpts{id: ta})
+		s1, s2 := guid('1', 1), guid('2', 2)
+		createSubs(t, db, ta, s1, s2)
+		tags := func(i int) map[string]string {
+			t := map[string]string{"env": "prod"}
+			if i%50 == 0 {
+				t["rare"] = "yes"
+			}
+			return t
+		}
+		upsert(t, db, s1, makeResources(s1, 200, tags), true)
+		filters := []steward.ResourceFilter{
+			{TenantID: ta, Tags: []steward.TagMatch{{Key: "rare", Value: "yes"}}},
+			{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}, {Key: "rare", Value: "yes"}}},
+			{SubscriptionID: s2, Tags: []steward.TagMatch{{Key: "rare", Value: "yes"}, {Key: "env", Value: "prod"}}},
+		}
+		count := func() []int {
+			var n []int
+			for _, f := range filters {
+				f.Limit = 1000
+				n = append(n, len(listAll(t, db, f)))
+			}
+			return n
+		}
+		if got := count(); !slices.Equal(got, []int{4, 4, 0}) {
+			t.Fatalf("before: %v, want [4 4 0]", got)
+		}
+		all := func(int) map[string]string { return map[string]string{"env": "prod", "rare": "yes"} }
+		upsert(t, db, s2, makeResources(s2, 300, all), true)
+		if got := count(); !slices.Equal(got, []int{304, 304, 300}) {
+			t.Fatalf("after the rare tag became common: %v, want [304 304 300]", got)
+		}
+	})
+}

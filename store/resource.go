@@ -768,7 +768,8 @@ func scanResource(row interface{ Scan(...any) error }) (*steward.Resource, error
 	if err := row.Scan(&r.PK, &r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Name, &r.Type, &r.Location, &tags, &first, &synced); err != nil {
 		return nil, err
 	}
-	if err := fromJSON(tags, &r.Tags); err != nil {
+	var err error
+	if r.Tags, err = decodeTags(tags); err != nil {
 		return nil, err
 	}
 	r.FirstSeenAt, r.SyncedAt = fromMicros(first), fromMicros(synced)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -54,6 +55,7 @@ const rareCap = 20000
 // resourceQuery is a validated, normalised filter.
 type resourceQuery struct {
 	db       *DB
+	conn     queryer // every query of one listing runs on one connection
 	f        steward.ResourceFilter
 	exact    [][2]string // key_norm, value
 	anyKeys  []string    // key_norm
@@ -140,7 +142,7 @@ func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
 		}
 		sel = `SELECT s.id, s.resource_count, ` + edge("") + `, ` + edge(" DESC")
 	}
-	rows, err := q.db.r.QueryContext(ctx, sel+` FROM subscriptions s WHERE `+strings.Join(conds, " AND ")+` ORDER BY s.id`, a...)
+	rows, err := q.conn.QueryContext(ctx, sel+` FROM subscriptions s WHERE `+strings.Join(conds, " AND ")+` ORDER BY s.id`, a...)
 	if err != nil {
 		return scope{}, fmt.Errorf("listing subscriptions: %w", err)
 	}
@@ -180,6 +182,10 @@ func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, er
 	if limit == 0 {
 		return false, nil
 	}
+	key := fmt.Sprintf("cheaper\x00%d\x00%d\x00%d\x00%q\x00%q\x00%q", limit, sc.lo, sc.hi, sc.subs, q.exact[:min(1, len(q.exact))], q.anyKeys[:min(1, len(q.anyKeys))])
+	if v, ok := q.db.plans.get(key, time.Now()); ok {
+		return v.(bool), nil
+	}
 	var a args
 	query := `SELECT count(*) FROM (SELECT 1 FROM resource_tags WHERE key_norm = `
 	if len(q.exact) > 0 {
@@ -192,9 +198,10 @@ func (q *resourceQuery) tagIndexCheaper(ctx context.Context, sc scope) (bool, er
 	}
 	query += ` LIMIT ` + a.add(limit) + `) AS c`
 	var n int
-	if err := q.db.r.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
+	if err := q.conn.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
 		return false, fmt.Errorf("counting tagged resources: %w", err)
 	}
+	q.db.plans.put(key, n < limit, time.Now())
 	return n < limit, nil
 }
 
@@ -210,6 +217,11 @@ func (q *resourceQuery) rarestFirst(ctx context.Context) error {
 	if len(q.exact) < 2 {
 		return nil
 	}
+	key := fmt.Sprintf("rarest\x00%q", q.exact)
+	if v, ok := q.db.plans.get(key, time.Now()); ok {
+		q.exact = slices.Clone(v.([][2]string))
+		return nil
+	}
 	const sampleTag = 100
 	var a args
 	sel := make([]string, len(q.exact))
@@ -223,7 +235,7 @@ func (q *resourceQuery) rarestFirst(ctx context.Context) error {
 	for i := range reach {
 		dest[i] = &reach[i]
 	}
-	if err := q.db.r.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", "), a...).Scan(dest...); err != nil {
+	if err := q.conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", "), a...).Scan(dest...); err != nil {
 		return fmt.Errorf("sampling tag filters: %w", err)
 	}
 	// A tag whose sample reaches further is sparser; one with fewer entries
@@ -243,6 +255,7 @@ func (q *resourceQuery) rarestFirst(ctx context.Context) error {
 	for i, j := range idx {
 		exact[i] = q.exact[j]
 	}
+	q.db.plans.put(key, exact, time.Now())
 	q.exact = exact
 	return nil
 }
@@ -316,18 +329,25 @@ func (q *resourceQuery) arm(a *args, sel, sub string, subIn []string, tagIndex, 
 	if ordered && db.engine == Postgres {
 		probe = " OFFSET 0"
 	}
+	// Under a tag driver the probes name the driver's PK, so both engines
+	// probe before they fetch the resource: two tags read only the
+	// resources that carry both (in a test, 51 fetches instead of 133).
+	onPK, pk := onR, "r.pk"
+	if usedExact == 0 || usedAny == 0 {
+		onPK, pk = func(cond string) { where = append(where, cond) }, "t0.resource_pk"
+	}
 	for i, m := range q.exact {
 		if i != usedExact {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(m[0]) + " AND x.resource_pk = r.pk AND x.tag_value = " + a.add(m[1]) + probe + ")")
+			onPK("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(m[0]) + " AND x.resource_pk = " + pk + " AND x.tag_value = " + a.add(m[1]) + probe + ")")
 		}
 	}
 	for i, k := range q.anyKeys {
 		if i != usedAny {
-			onR("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(k) + " AND x.resource_pk = r.pk" + probe + ")")
+			onPK("EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(k) + " AND x.resource_pk = " + pk + probe + ")")
 		}
 	}
 	if q.untagged != "" {
-		onR("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(q.untagged) + " AND x.resource_pk = r.pk" + probe + ")")
+		onPK("NOT EXISTS (SELECT 1 FROM resource_tags x WHERE x.key_norm = " + a.add(q.untagged) + " AND x.resource_pk = " + pk + probe + ")")
 	}
 	if q.f.InConflict && !conflictDone {
 		onR(`EXISTS (SELECT 1 FROM tag_edit_items c WHERE c.status = 'conflict' AND c.resource_pk = r.pk)`)
@@ -404,6 +424,12 @@ func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*st
 	if err != nil {
 		return nil, "", err
 	}
+	conn, release, err := db.reader(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
+	q.conn = conn
 	sc, err := q.scope(ctx)
 	if err != nil || (!sc.all && len(sc.subs) == 0) {
 		return nil, "", err
@@ -416,7 +442,7 @@ func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*st
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := db.r.QueryContext(ctx, query, a...)
+	rows, err := conn.QueryContext(ctx, query, a...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing resources: %w", err)
 	}
@@ -448,6 +474,12 @@ func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int,
 	if err != nil {
 		return 0, err
 	}
+	conn, release, err := db.reader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	q.conn = conn
 	sc, err := q.scope(ctx)
 	if err != nil || (!sc.all && len(sc.subs) == 0) {
 		return 0, err
@@ -465,7 +497,7 @@ func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int,
 	var a args
 	query := q.arm(&a, "COUNT(*)", "", sc.subs, tagIndex, false)
 	var n int
-	if err := db.r.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
+	if err := conn.QueryRowContext(ctx, query, a...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting resources: %w", err)
 	}
 	return n, nil

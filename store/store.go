@@ -104,6 +104,8 @@ type DB struct {
 	group     groupCommit    // see ResourceUpsertMany
 	batches   *sqliteBatches // SQLite only; see preparedBatch
 	ckpt      *checkpointer  // SQLite only
+	readers   chan struct{}  // see reader
+	plans     planMemo       // see resourceQuery
 }
 
 var (
@@ -157,11 +159,12 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	if err := os.Chmod(path, 0o600); err != nil {
 		return fmt.Errorf("restricting %s to its owner: %w", path, err)
 	}
-	if db.r, err = sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)"); err != nil {
+	if db.r, err = sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)&_pragma=mmap_size(2147418112)"); err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	db.r.SetMaxOpenConns(readConns)
 	db.r.SetMaxIdleConns(readConns)
+	db.readers = make(chan struct{}, readConns)
 	ckpt, err := sql.Open("sqlite", path+"?"+pragmas)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
@@ -185,6 +188,7 @@ func (db *DB) openPostgres(ctx context.Context, url string) error {
 	}
 	db.w = stdlib.OpenDBFromPool(db.pool)
 	db.r = db.w
+	db.readers = make(chan struct{}, cfg.MaxConns)
 	return nil
 }
 
