@@ -18,17 +18,24 @@ const walBackstop = 20_000
 // writer or the readers, so here it runs on the other core.
 type checkpointer struct {
 	db   *sql.DB
-	poke chan struct{}
+	poke chan struct{} // never closed: a commit may race Close
+	stop chan struct{}
+	once sync.Once
 	done sync.WaitGroup
 }
 
 func startCheckpointer(db *sql.DB) *checkpointer {
-	c := &checkpointer{db: db, poke: make(chan struct{}, 1)}
+	c := &checkpointer{db: db, poke: make(chan struct{}, 1), stop: make(chan struct{})}
 	c.done.Go(func() {
-		for range c.poke {
-			// An error (the file busy, say) only leaves more for the next
-			// checkpoint, or for the writer's backstop.
-			c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-c.poke:
+				// An error (the file busy, say) only leaves more for the
+				// next checkpoint, or for the writer's backstop.
+				c.db.ExecContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`)
+			}
 		}
 	})
 	return c
@@ -42,8 +49,13 @@ func (c *checkpointer) committed() {
 	}
 }
 
+// close stops the checkpointer; closing again does nothing.
 func (c *checkpointer) close() error {
-	close(c.poke)
-	c.done.Wait()
-	return c.db.Close()
+	var err error
+	c.once.Do(func() {
+		close(c.stop)
+		c.done.Wait()
+		err = c.db.Close()
+	})
+	return err
 }

@@ -359,3 +359,13 @@ func TestAtomicity(t *testing.T) {
 		}
 	})
 }
+
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db.Close() // and once more at cleanup
+	})
+}
