@@ -85,8 +85,11 @@ func (b *preparedBatch) run(ctx context.Context, tx *Tx, flat []any, scan func(*
 				if _, err := st.ExecContext(ctx, flat[:per]...); err != nil {
 					return err
 				}
-			} else if err := queryEach(ctx, st, flat[:per], scan); err != nil {
-				return err
+			} else {
+				rows, err := st.QueryContext(ctx, flat[:per]...)
+				if err := eachRow(rows, err, scan); err != nil {
+					return err
+				}
 			}
 			flat = flat[per:]
 		}
@@ -94,8 +97,9 @@ func (b *preparedBatch) run(ctx context.Context, tx *Tx, flat []any, scan func(*
 	return nil
 }
 
-func queryEach(ctx context.Context, st *sql.Stmt, args []any, scan func(*sql.Rows) error) error {
-	rows, err := st.QueryContext(ctx, args...)
+// eachRow calls scan on every row of a query's result, given as the
+// query returned it, and closes the rows.
+func eachRow(rows *sql.Rows, err error, scan func(*sql.Rows) error) error {
 	if err != nil {
 		return err
 	}

@@ -31,11 +31,7 @@ func (db *DB) WriteGroup(ctx context.Context, subs []string, pages [][]*steward.
 		errs[i] = w.err
 		if w.err == nil {
 			written[i] = w.page.written
-			for _, it := range w.page.items {
-				for _, r := range it.rs {
-					r.PK = it.pk
-				}
-			}
+			w.page.setPKs()
 		}
 	}
 	return written, errs

@@ -16,7 +16,7 @@ type queryer interface {
 // listing asks up to four), taken in turn: readers wait first in line on
 // db.readers, whose waiters Go wakes in order. database/sql alone hands a
 // freed connection to a random waiter, so under load some listings waited
-// many times longer than others (p99 six times the median over a million
+// many times longer than others (p99 five times the median over a million
 // resources with 50 clients).
 func (db *DB) reader(ctx context.Context) (*sql.Conn, func(), error) {
 	select {

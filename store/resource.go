@@ -183,11 +183,7 @@ func (db *DB) ResourceUpsertMany(ctx context.Context, subscriptionID string, rs 
 	if err != nil {
 		return 0, err
 	}
-	for _, it := range p.items {
-		for _, r := range it.rs {
-			r.PK = it.pk
-		}
-	}
+	p.setPKs()
 	return p.written, nil
 }
 
@@ -236,6 +232,15 @@ func newResourcePage(subscriptionID string, rs []*steward.Resource, readTags boo
 	return p, nil
 }
 
+// setPKs gives the page's resources the PKs their write found or made.
+func (p *resourcePage) setPKs() {
+	for _, it := range p.items {
+		for _, r := range it.rs {
+			r.PK = it.pk
+		}
+	}
+}
+
 // upsertPage writes a page within tx. It starts from what the database
 // holds, so a page whose transaction rolled back can be written again.
 func (tx *Tx) upsertPage(ctx context.Context, p *resourcePage) error {
@@ -275,12 +280,8 @@ func (tx *Tx) upsertPage(ctx context.Context, p *resourcePage) error {
 }
 
 // readStoredHashes fills pk, oldHash and existing for the page's resources
-// already stored, in one query per thousand keys.
+// already stored.
 func (tx *Tx) readStoredHashes(ctx context.Context, items []*pageItem, byKey map[string]*pageItem) error {
-	keys := make([]any, len(items))
-	for i, it := range items {
-		keys[i] = it.key
-	}
 	scan := func(rows *sql.Rows) error {
 		var pk int64
 		var key, hash string
@@ -294,21 +295,17 @@ func (tx *Tx) readStoredHashes(ctx context.Context, items []*pageItem, byKey map
 	var err error
 	if tx.db.engine == Postgres {
 		// One array parameter, one statement text.
-		strs := make([]string, len(items))
+		keys := make([]string, len(items))
 		for i, it := range items {
-			strs[i] = it.key
+			keys[i] = it.key
 		}
-		var rows *sql.Rows
-		if rows, err = tx.QueryContext(ctx, storedHashesHead+`= ANY($1::text[])`, strs); err == nil {
-			defer rows.Close()
-			for rows.Next() && err == nil {
-				err = scan(rows)
-			}
-			if err == nil {
-				err = rows.Err()
-			}
-		}
+		rows, qerr := tx.QueryContext(ctx, storedHashesHead+`= ANY($1::text[])`, keys)
+		err = eachRow(rows, qerr, scan)
 	} else {
+		keys := make([]any, len(items))
+		for i, it := range items {
+			keys[i] = it.key
+		}
 		err = tx.db.batches.storedHashes.run(ctx, tx, keys, scan)
 	}
 	if err != nil {
@@ -398,16 +395,8 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 		if q, a, err = unnestQuery(resourceInsertHead, flat, ncols, resourceInsertTypes); err != nil {
 			return err
 		}
-		var rows *sql.Rows
-		if rows, err = tx.QueryContext(ctx, q+` RETURNING pk, arm_key`, a...); err == nil {
-			defer rows.Close()
-			for rows.Next() && err == nil {
-				err = scan(rows)
-			}
-			if err == nil {
-				err = rows.Err()
-			}
-		}
+		rows, qerr := tx.QueryContext(ctx, q+` RETURNING pk, arm_key`, a...)
+		err = eachRow(rows, qerr, scan)
 	} else {
 		err = tx.db.batches.insertResources.run(ctx, tx, flat, scan)
 	}

@@ -136,6 +136,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return db, nil
 }
 
+// readerMmap is how much of the database file SQLite's readers map rather
+// than read into each connection's page cache: SQLite's own limit, 2 GB.
+// Listings read pages all over the file; with each reader copying them,
+// listings over a million resources with 50 clients took 9% (the first
+// page) to 42% (two tags) longer.
+const readerMmap = 0x7fff0000
+
 func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
@@ -159,7 +166,7 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	if err := os.Chmod(path, 0o600); err != nil {
 		return fmt.Errorf("restricting %s to its owner: %w", path, err)
 	}
-	if db.r, err = sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)&_pragma=mmap_size(2147418112)"); err != nil {
+	if db.r, err = sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)&_pragma=mmap_size("+strconv.Itoa(readerMmap)+")"); err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	db.r.SetMaxOpenConns(readConns)
