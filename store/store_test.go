@@ -366,6 +366,6 @@ func TestCloseTwice(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		db.Close() // and once more at cleanup
+		db.Close() // a second time here, a third at cleanup: neither may panic
 	})
 }
