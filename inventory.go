@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -121,17 +121,33 @@ type Resource struct {
 // only when this changes. Tag keys are compared case-sensitively here, since
 // a change of casing is a change people want to see.
 func (r *Resource) ContentHash() string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s;%d:%s;%d:%s;%d:%s;%d:%s;", len(r.ID), r.ID, len(r.ResourceGroup), r.ResourceGroup, len(r.Name), r.Name, len(r.Type), r.Type, len(r.Location), r.Location)
+	// Each field as "len:value;", each tag as "len:key=len:value;", keys
+	// sorted. Built by hand because fmt took most of the time of hashing
+	// the resources of a sync; the bytes are the same as ever, so stored
+	// hashes stay valid.
+	b := make([]byte, 0, 256)
+	field := func(v string) {
+		b = strconv.AppendInt(b, int64(len(v)), 10)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	for _, v := range []string{r.ID, r.ResourceGroup, r.Name, r.Type, r.Location} {
+		field(v)
+		b = append(b, ';')
+	}
 	keys := make([]string, 0, len(r.Tags))
 	for k := range r.Tags {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(h, "%d:%s=%d:%s;", len(k), k, len(r.Tags[k]), r.Tags[k])
+		field(k)
+		b = append(b, '=')
+		field(r.Tags[k])
+		b = append(b, ';')
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // ResourceKey is how Steward keys an ARM ID: ARM IDs are case-insensitive.

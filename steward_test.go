@@ -176,3 +176,30 @@ func TestNewToken(t *testing.T) {
 		t.Fatalf("tokens %q %q, hashes %q %q", a, b, ha, hb)
 	}
 }
+
+// TestContentHash pins the hash's bytes: the store keeps these hashes, and
+// a new formula would make the next sync of every subscription rewrite
+// every resource. The values were computed by the first formula.
+func TestContentHash(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		r    steward.Resource
+		want string
+	}{
+		{steward.Resource{ID: "/subscriptions/x/resourceGroups/RG/providers/Microsoft.Web/sites/app", ResourceGroup: "RG", Name: "app",
+			Type: "Microsoft.Web/sites", Location: "westeurope", Tags: map[string]string{"Env": "prod", "owner": "ålice;=:", "": ""}},
+			"c3cd6fac1a2ca0499835392dbcb65fc6"},
+		{steward.Resource{}, "7c0bee64c61d7bb5f861b9c80fb79c19"},
+		{steward.Resource{ID: "é", Tags: map[string]string{}}, "df004cbcbcff43edf452fbdf125869dc"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.ContentHash(); got != tt.want {
+			t.Errorf("ContentHash(%+v) = %s, want %s", tt.r, got, tt.want)
+		}
+	}
+	a := steward.Resource{ID: "x", Tags: map[string]string{"env": "prod"}}
+	b := steward.Resource{ID: "x", Tags: map[string]string{"Env": "prod"}}
+	if a.ContentHash() == b.ContentHash() {
+		t.Error("a tag name's new casing left the hash unchanged")
+	}
+}

@@ -36,3 +36,13 @@ func (db *DB) WriteGroup(ctx context.Context, subs []string, pages [][]*steward.
 	}
 	return written, errs
 }
+
+// MigrateTo applies the migrations up to version, as an older release did.
+func (db *DB) MigrateTo(ctx context.Context, version int64) error {
+	p, err := db.migrations(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

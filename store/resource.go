@@ -378,6 +378,18 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 	if len(flat) == 0 {
 		return nil
 	}
+	// Counting them first finds an unknown subscription (PostgreSQL has
+	// no foreign key here: see migration 00002) and locks its row until
+	// commit, so it cannot go while its resources are written.
+	res, err := tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count + $1 WHERE id = $2`, len(byKey), subscriptionID)
+	if err != nil {
+		return fmt.Errorf("counting resources: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("counting resources: %w", err)
+	} else if n == 0 {
+		return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+	}
 	scan := func(rows *sql.Rows) error {
 		var pk int64
 		var key string
@@ -387,7 +399,6 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 		byKey[key].pk = pk
 		return nil
 	}
-	var err error
 	if tx.db.engine == Postgres {
 		// One statement: see execValuesTyped.
 		var q string
@@ -401,16 +412,10 @@ func (tx *Tx) insertResources(ctx context.Context, subscriptionID string, change
 		err = tx.db.batches.insertResources.run(ctx, tx, flat, scan)
 	}
 	switch {
-	case isForeignKeyViolation(err):
-		return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
 	case isUniqueViolation(err):
 		return steward.WrapError(steward.ECONFLICT, err, "Another sync stored some of these resources at the same moment; sync again.")
 	case err != nil:
 		return fmt.Errorf("inserting resources: %w", err)
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE subscriptions SET resource_count = resource_count + $1 WHERE id = $2`, len(byKey), subscriptionID)
-	if err != nil {
-		return fmt.Errorf("counting resources: %w", err)
 	}
 	return nil
 }

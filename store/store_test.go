@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -368,4 +369,56 @@ func TestCloseTwice(t *testing.T) {
 		}
 		db.Close() // a second time here, a third at cleanup: neither may panic
 	})
+}
+
+// TestMigratePostgresKeys upgrades a PostgreSQL database holding resources
+// from the first schema: migration 00002 changes the key columns'
+// collation and drops a foreign key, and the resources must come through
+// whole, listable by tag, with an unknown subscription still refused.
+func TestMigratePostgresKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.URL(t, store.Postgres)
+	old, err := store.Open(ctx, store.Config{URL: url, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.MigrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	tenant, sub := guid('a', 1), guid('1', 1)
+	createTenant(t, old, tenantOpts{id: tenant})
+	createSubs(t, old, tenant, sub)
+	rs := makeResources(sub, 50, func(i int) map[string]string { return map[string]string{"Env": []string{"prod", "dev"}[i%2]} })
+	upsert(t, old, sub, rs, true)
+	old.Close()
+
+	// The new release starts.
+	db, err := store.Open(ctx, store.Config{URL: url, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, err := db.Migrate(ctx); err != nil || n == 0 {
+		t.Fatalf("Migrate = %d, %v; want the later migrations applied", n, err)
+	}
+	var collation string
+	if err := db.WriteDB().QueryRow(`SELECT collation_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'resources' AND column_name = 'arm_key'`).Scan(&collation); err != nil || collation != "C" {
+		t.Fatalf("resources.arm_key collation = %q, %v; want C", collation, err)
+	}
+	if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "dev"}}}); n != 25 {
+		t.Fatalf("%d resources tagged env=dev after the upgrade, want 25", n)
+	}
+	got, err := db.ResourceGet(ctx, strings.ToUpper(rs[7].ID))
+	if err != nil || got.PK != rs[7].PK || got.Tags["Env"] != "dev" {
+		t.Fatalf("ResourceGet after the upgrade = %+v, %v", got, err)
+	}
+	if n := upsert(t, db, sub, makeResources(sub, 60, nil)[50:], true); n != 10 {
+		t.Fatalf("wrote %d new resources after the upgrade, want 10", n)
+	}
+	_, err = db.ResourceUpsertMany(ctx, guid('9', 9), makeResources(guid('9', 9), 1, nil), true)
+	wantCode(t, err, steward.ENOTFOUND)
+	if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{}); n != 60 {
+		t.Fatalf("%d resources stored, want 60 (none for the unknown subscription)", n)
+	}
 }
