@@ -39,11 +39,6 @@ func (a *args) addLower(ids []string) string {
 // jsonText encodes v for a TEXT column: maps with sorted keys, "{}" or
 // "[]" for nothing.
 func jsonText(v any) string {
-	if tags, ok := v.(map[string]string); ok {
-		if s, ok := plainTagsText(tags); ok {
-			return s
-		}
-	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("store: encoding %T: %v", v, err)) // only maps, slices and structs of strings

@@ -1,9 +1,6 @@
 package store
 
-import (
-	"slices"
-	"strings"
-)
+import "strings"
 
 // decodeTags decodes a resource's stored tags, a JSON object of strings as
 // jsonText wrote it. Listings decode one per row, and encoding/json took a
@@ -62,51 +59,4 @@ func plainString(s string) (str, rest string, ok bool) {
 		return "", "", false
 	}
 	return s[1 : 1+end], s[2+end:], true
-}
-
-// plainTagsText encodes tags as encoding/json does (keys sorted), when no
-// string needs escaping; ok is false otherwise. Every written resource's
-// tags are encoded, and encoding/json's reflection was a twentieth of a
-// sync's CPU.
-func plainTagsText(tags map[string]string) (string, bool) {
-	if len(tags) == 0 {
-		return "{}", true
-	}
-	keys := make([]string, 0, len(tags))
-	n := 2
-	for k, v := range tags {
-		if !plainJSON(k) || !plainJSON(v) {
-			return "", false
-		}
-		keys = append(keys, k)
-		n += len(k) + len(v) + 6
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		b.WriteString(k)
-		b.WriteString(`":"`)
-		b.WriteString(tags[k])
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String(), true
-}
-
-// plainJSON reports whether encoding/json writes s as it is between
-// quotes: printable ASCII without the characters it escapes.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }

@@ -33,29 +33,3 @@ func TestDecodeTagsMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
-
-func TestTagsTextMatchesEncodingJSON(t *testing.T) {
-	for _, tags := range []map[string]string{
-		{},
-		{"env": "prod"},
-		{"b": "2", "a": "1", "A": "0", "": "", "sp ace": "x y", "sym": "!#$%'()*+,-./:;=?@[]^_`{|}~"},
-		{"quote": `say "hi"`},
-		{"path": `C:\temp`},
-		{"html": "<b>&</b>"},
-		{"uni": "Zürich ✓"},
-		{"nl": "a\nb", "tab": "\t"},
-		{"bad": "\xff"},
-		{"del": "\x7f"},
-	} {
-		want, err := json.Marshal(tags)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := jsonText(tags); got != string(want) {
-			t.Errorf("jsonText(%q) = %s, want %s", tags, got, want)
-		}
-	}
-	if got := jsonText(map[string]string(nil)); got != "{}" {
-		t.Errorf("jsonText(nil) = %s, want {}", got)
-	}
-}
