@@ -1,13 +1,13 @@
 -- PostgreSQL only: a cheaper sync write path. Profiles of a first sync put
 -- about half of the server's time in the b-trees of resources and their
--- tags, and a tenth in the foreign key below. (SQLite compares text as
--- bytes already; its schema keeps the foreign key.)
+-- tags. (SQLite compares text as bytes already; its schema keeps the
+-- foreign key.)
 
 -- +goose Up
 
 -- Keys compare as bytes. Under a libc locale, even C.UTF-8, every
 -- comparison goes through strcoll; "C" compares with memcmp, and sorts
--- (ANALYZE, tag-name lists) match SQLite's byte order. Equality is the
+-- (ANALYZE's, subscriptions by ID) match SQLite's byte order. Equality is the
 -- same either way: all of these are deterministic collations.
 ALTER TABLE subscriptions ALTER COLUMN id TYPE TEXT COLLATE "C";
 ALTER TABLE resources
