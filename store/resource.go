@@ -585,6 +585,11 @@ func (tx *Tx) applyTagDeltas(ctx context.Context, subscriptionID string, deltas 
 // hash-joins them all. On SQLite, whose listings name their indexes, it
 // runs PRAGMA optimize, which analyzes only tables whose statistics are
 // far out of date. A call while another runs returns at once.
+//
+// PostgreSQL analyzes only the columns that listings filter and page on:
+// the other columns of resources (ARM IDs, names, tags as JSON) made 60%
+// of the work, 0.2 s per 100,000 resources, at the end of every first
+// sync. Autovacuum, when on, gathers the rest in its own time.
 func (db *DB) ResourceAnalyze(ctx context.Context) error {
 	if !db.analyzing.CompareAndSwap(false, true) {
 		return nil
@@ -592,7 +597,8 @@ func (db *DB) ResourceAnalyze(ctx context.Context) error {
 	defer db.analyzing.Store(false)
 	query := `PRAGMA optimize`
 	if db.engine == Postgres {
-		query = `ANALYZE resources, resource_tags, tag_key_counts`
+		query = `ANALYZE resources (pk, subscription_id, resource_group_key, type_key),
+			resource_tags (key_norm, tag_value, resource_pk), tag_key_counts`
 	}
 	if _, err := db.w.ExecContext(ctx, query); err != nil {
 		return fmt.Errorf("analyzing resources: %w", err)

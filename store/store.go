@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -105,6 +106,7 @@ type DB struct {
 	batches   *sqliteBatches // SQLite only; see preparedBatch
 	ckpt      *checkpointer  // SQLite only
 	readers   chan struct{}  // see reader
+	stmts     *stmtCache     // SQLite only; see reader
 	plans     planMemo       // see resourceQuery
 }
 
@@ -171,7 +173,9 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	}
 	db.r.SetMaxOpenConns(readConns)
 	db.r.SetMaxIdleConns(readConns)
-	db.readers = make(chan struct{}, readConns)
+	// SQLite reads run on this process's cores: see reader.
+	db.readers = make(chan struct{}, min(readConns, runtime.GOMAXPROCS(0)))
+	db.stmts = newStmtCache(db.r)
 	ckpt, err := sql.Open("sqlite", path+"?"+pragmas)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
@@ -208,6 +212,9 @@ func (db *DB) Close() error {
 	}
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.close())
+	}
+	if db.stmts != nil {
+		db.stmts.close()
 	}
 	if db.r != nil && db.r != db.w {
 		errs = append(errs, db.r.Close())
