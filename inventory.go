@@ -214,6 +214,18 @@ type SyncRun struct {
 	Pages          int
 	Error          string
 	Resume         string // the page to continue from after an interruption
+	// HeartbeatAt is, while the run is running, when the process running
+	// it last showed it was alive (see SyncRunClaim).
+	HeartbeatAt time.Time
+}
+
+// AliveAt is when the process running r last showed it was alive: its
+// heartbeat, or its start.
+func (r *SyncRun) AliveAt() time.Time {
+	if r.StartedAt.After(r.HeartbeatAt) {
+		return r.StartedAt
+	}
+	return r.HeartbeatAt
 }
 
 // Progress returns the fraction done (0..1) and, once some work is done, an
@@ -318,8 +330,22 @@ type InventoryStore interface {
 	// from the last successful run. ENOTFOUND (subscription).
 	SyncRunCreate(ctx context.Context, run *SyncRun) error
 	// SyncRunUpdate saves a run's progress or outcome; a succeeded run also
-	// becomes the subscription's last sync. ENOTFOUND.
+	// becomes the subscription's last sync. ENOTFOUND; ECONFLICT when the
+	// run was canceled meanwhile (another run took its place).
 	SyncRunUpdate(ctx context.Context, run *SyncRun) error
+	// SyncRunClaim starts a queued or failed run for the calling process,
+	// which then renews its heartbeat (SyncRunHeartbeat), and returns the
+	// run as it stands. At most one run of a subscription runs: a run whose
+	// subscription has a newer run, or another run running with a
+	// heartbeat since staleBefore, is canceled instead (its Error says
+	// why); another running run with an older heartbeat was abandoned by a
+	// process that died, and is canceled in its favour. A run already
+	// succeeded or canceled is returned as it is. ENOTFOUND; ECONFLICT
+	// when the run itself is running with a heartbeat since staleBefore.
+	SyncRunClaim(ctx context.Context, id int64, staleBefore time.Time) (*SyncRun, error)
+	// SyncRunHeartbeat renews the heartbeat of those of the runs still
+	// running.
+	SyncRunHeartbeat(ctx context.Context, ids []int64) error
 	// SyncRunGet returns a run. ENOTFOUND.
 	SyncRunGet(ctx context.Context, id int64) (*SyncRun, error)
 	// SyncRunList returns a subscription's runs, newest first.
@@ -456,7 +482,8 @@ type InventoryService interface {
 
 // JobQueue queues background work; each job runs once across replicas.
 type JobQueue interface {
-	// EnqueueSync queues a sync run (at most one per subscription at a time).
+	// EnqueueSync queues a sync run's job, once per run; the run claims its
+	// subscription when the job starts (SyncRunClaim).
 	EnqueueSync(ctx context.Context, runID int64, subscriptionID string) error
 	// EnqueueGraphSync queues one Resource Graph sync of a tenant's runs.
 	EnqueueGraphSync(ctx context.Context, tenantID string, runIDs []int64) error

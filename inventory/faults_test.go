@@ -43,6 +43,7 @@ type faultWorld struct {
 
 type faultOptions struct {
 	Emulator emulator.Config
+	Lease    time.Duration // the service's; its default when zero
 }
 
 // newFaultWorld is newWorld with a watched transport, small pages and a
@@ -74,7 +75,7 @@ func newFaultWorld(t *testing.T, db *store.DB, opts faultOptions) *faultWorld {
 	if w.az, err = azure.New(azure.Config{Cloud: path, Logger: log, HTTPClient: &http.Client{Transport: wr}, PageSize: faultPageSize}); err != nil {
 		t.Fatal(err)
 	}
-	if w.inv, err = inventory.New(inventory.Config{Store: db, Azure: w.az, Box: keys, Logger: log, Now: fw.clock.Now}); err != nil {
+	if w.inv, err = inventory.New(inventory.Config{Store: db, Azure: w.az, Box: keys, Logger: log, Now: fw.clock.Now, Lease: opts.Lease}); err != nil {
 		t.Fatal(err)
 	}
 	if w.acc, err = access.New(access.Config{Store: db, Azure: w.az, Box: keys, Inventory: w.inv, Logger: log}); err != nil {

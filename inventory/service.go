@@ -42,8 +42,10 @@ type Config struct {
 	// GraphSmall is the most resources a subscription may have (as of its
 	// last sync) to count as small for Resource Graph. Defaults to 2,000.
 	GraphSmall int
-	// Lease is how long a write-back worker holds the items it claimed;
-	// after a crash they are retried once it passes. Defaults to 2 minutes.
+	// Lease is how long a write-back worker holds the items it claimed,
+	// and how long a sync run stays its subscription's without a
+	// heartbeat (renewed every quarter lease while it runs); after a crash
+	// they are taken over once it passes. Defaults to 2 minutes.
 	Lease time.Duration
 	// MaxAttempts is how often an item is tried before it fails for good.
 	// Defaults to 8.

@@ -113,14 +113,68 @@ func (s *Service) method(ctx context.Context, t *steward.Tenant, subs []*steward
 	return steward.SyncResourceGraph
 }
 
-// activeRun returns the subscription's queued or running run, if any.
+// activeRun returns the subscription's queued or running run, if any. A
+// run whose heartbeat is older than a lease was abandoned by a process
+// that died: it does not count, and the next run takes its place.
 func (s *Service) activeRun(ctx context.Context, subscriptionID string) (*steward.SyncRun, bool) {
 	runs, err := s.store.SyncRunList(ctx, subscriptionID, 1)
 	if err != nil || len(runs) == 0 {
 		return nil, false
 	}
 	r := runs[0]
-	return r, r.Status == steward.SyncQueued || r.Status == steward.SyncRunning
+	return r, r.Status == steward.SyncQueued || (r.Status == steward.SyncRunning && !s.abandoned(r))
+}
+
+// abandoned reports whether a running run's heartbeat is older than a
+// lease.
+func (s *Service) abandoned(r *steward.SyncRun) bool {
+	return r.AliveAt().Before(s.now().Add(-s.cfg.Lease))
+}
+
+// claim starts a run for this process (see SyncRunClaim) and returns it,
+// or nil when it is not to be run: done already, or canceled in favour of
+// another run of its subscription.
+func (s *Service) claim(ctx context.Context, id int64) (*steward.SyncRun, error) {
+	run, err := s.store.SyncRunClaim(ctx, id, s.now().Add(-s.cfg.Lease))
+	if steward.ErrorCode(err) == steward.ECONFLICT {
+		s.log.InfoContext(ctx, "sync run not started", slog.Int64("run_id", id), slog.String("reason", steward.ErrorMessage(err)))
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if run.Status != steward.SyncRunning {
+		if run.Status == steward.SyncCanceled {
+			s.log.InfoContext(ctx, "sync run not started", slog.Int64("run_id", id), slog.String("reason", run.Error))
+		}
+		return nil, nil
+	}
+	return run, nil
+}
+
+// keepAlive renews the runs' heartbeat every quarter lease until stop is
+// called, so that no other process takes them over while this one lives.
+func (s *Service) keepAlive(ctx context.Context, ids []int64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.Lease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.store.SyncRunHeartbeat(ctx, ids); err != nil && ctx.Err() == nil {
+					s.log.WarnContext(ctx, "sync heartbeat not renewed", slog.Any("error", err))
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // SyncNow queues a sync of one subscription through ARM, or returns the run
@@ -153,18 +207,14 @@ func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.
 	return run, nil
 }
 
-// enqueue queues a run's job. When the subscription already has a sync
-// waiting to start (queued by another replica a moment ago), this run is
-// dropped in its favour.
+// enqueue queues a run's job. Should another replica have queued a run of
+// the subscription a moment ago, the older of the two gives way when it
+// starts (see SyncRunClaim).
 func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 	if s.jobs == nil {
 		return nil
 	}
-	err := s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID)
-	if steward.ErrorCode(err) == steward.ECONFLICT {
-		return s.finish(ctx, run, steward.SyncCanceled, "Another sync of this subscription was already queued or running.")
-	}
-	return err
+	return s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID)
 }
 
 // RunSync lists one subscription through ARM page by page. Each page is
@@ -174,20 +224,18 @@ func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 func (s *Service) RunSync(ctx context.Context, runID int64) error {
 	s.stats.enter()
 	defer s.endSync(ctx)
-	run, err := s.store.SyncRunGet(ctx, runID)
-	if err != nil {
+	run, err := s.claim(ctx, runID)
+	if run == nil || err != nil {
 		return err
 	}
-	if run.Status == steward.SyncSucceeded || run.Status == steward.SyncCanceled {
-		return nil // done by an earlier attempt
-	}
+	defer s.keepAlive(ctx, []int64{run.ID})()
 	sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
 	if err != nil {
-		return err
+		return s.fail(ctx, run, err)
 	}
 	t, err := s.store.TenantGet(ctx, sub.TenantID)
 	if err != nil {
-		return err
+		return s.fail(ctx, run, err)
 	}
 	if !sub.SyncLevel.SyncsResources() {
 		return s.finish(ctx, run, steward.SyncCanceled, "The subscription is set to No Resources.")
@@ -196,7 +244,6 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 	if err != nil {
 		return s.fail(ctx, run, err)
 	}
-	s.start(ctx, run)
 	groups, err := s.azure.ResourceGroups(ctx, id, sub.ID)
 	if err != nil {
 		return s.fail(ctx, run, err)
@@ -313,17 +360,24 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 	runs := map[string]*steward.SyncRun{}
 	subs := map[string]*steward.Subscription{}
 	var ids []string
-	for _, id := range runIDs {
-		run, err := s.store.SyncRunGet(ctx, id)
-		if err != nil {
-			return err
+	failAll := func(err error) error {
+		for _, run := range runs {
+			s.fail(ctx, run, err)
 		}
-		if run.Status == steward.SyncSucceeded || run.Status == steward.SyncCanceled {
+		return err
+	}
+	for _, id := range runIDs {
+		run, err := s.claim(ctx, id)
+		if err != nil {
+			return failAll(err)
+		}
+		if run == nil {
 			continue
 		}
 		sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
 		if err != nil {
-			return err
+			s.fail(ctx, run, err)
+			return failAll(err)
 		}
 		if !sub.SyncLevel.SyncsResources() {
 			s.finish(ctx, run, steward.SyncCanceled, "The subscription is set to No Resources.")
@@ -335,21 +389,16 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 	if len(ids) == 0 {
 		return nil
 	}
+	claimed := make([]int64, 0, len(runs))
+	for _, run := range runs {
+		claimed = append(claimed, run.ID)
+	}
+	defer s.keepAlive(ctx, claimed)()
 	id, err := s.identity(ctx, t, steward.CredentialRead)
 	if err != nil {
-		for _, run := range runs {
-			s.fail(ctx, run, err)
-		}
-		return err
-	}
-	failAll := func(err error) error {
-		for _, run := range runs {
-			s.fail(ctx, run, err)
-		}
-		return err
+		return failAll(err)
 	}
 	for _, sid := range ids {
-		s.start(ctx, runs[sid])
 		groups, err := s.azure.ResourceGroups(ctx, id, sid)
 		if err != nil {
 			return failAll(err)
@@ -408,17 +457,6 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 		}
 	}
 	return nil
-}
-
-func (s *Service) start(ctx context.Context, run *steward.SyncRun) {
-	run.Status = steward.SyncRunning
-	if run.StartedAt.IsZero() {
-		run.StartedAt = s.now()
-	}
-	run.Error = ""
-	if err := s.store.SyncRunUpdate(ctx, run); err != nil {
-		s.log.WarnContext(ctx, "sync run not marked running", slog.Int64("run_id", run.ID), slog.Any("error", err))
-	}
 }
 
 // fail records why a run stopped, keeping where it stopped so that running

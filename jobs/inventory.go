@@ -22,13 +22,18 @@ type InventoryStore interface {
 // waiting are the job states in which a unique job is not queued again:
 // not yet started, or running (River requires running among them). Work
 // that arrives while its job runs is found by the periodic sweep, or by the
-// next schedule: sync runs are claimed by status, tag edits by lease.
+// next schedule.
+//
+// Sync jobs are unique per run, not per subscription: a job left "running"
+// by a process that died would otherwise block its subscription until
+// River rescues it, an hour later. Runs claim their subscription instead,
+// with a heartbeat (SyncRunClaim), and tag edits are claimed by lease.
 var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateRunning}
 
 // SyncArgs runs one subscription's sync run.
 type SyncArgs struct {
-	SubscriptionID string `json:"subscription_id" river:"unique"`
-	RunID          int64  `json:"run_id"`
+	SubscriptionID string `json:"subscription_id"`
+	RunID          int64  `json:"run_id" river:"unique"`
 }
 
 // Kind names the job.
@@ -36,8 +41,8 @@ func (SyncArgs) Kind() string { return "sync_subscription" }
 
 // GraphSyncArgs runs a tenant's Resource Graph sync.
 type GraphSyncArgs struct {
-	TenantID string  `json:"tenant_id" river:"unique"`
-	RunIDs   []int64 `json:"run_ids"`
+	TenantID string  `json:"tenant_id"`
+	RunIDs   []int64 `json:"run_ids" river:"unique"`
 }
 
 // Kind names the job.
@@ -80,15 +85,10 @@ func (ScheduleCostsArgs) Kind() string { return "schedule_costs" }
 
 var uniqueWaiting = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waiting}}
 
-// EnqueueSync queues a sync run. It answers ECONFLICT when the subscription
-// already has a sync queued or running.
+// EnqueueSync queues a sync run's job, once.
 func (r *Runner) EnqueueSync(ctx context.Context, runID int64, subscriptionID string) error {
-	res, err := r.client.Insert(ctx, SyncArgs{SubscriptionID: subscriptionID, RunID: runID}, uniqueWaiting)
-	if err != nil {
+	if _, err := r.client.Insert(ctx, SyncArgs{SubscriptionID: subscriptionID, RunID: runID}, uniqueWaiting); err != nil {
 		return fmt.Errorf("queueing sync: %w", err)
-	}
-	if res.UniqueSkippedAsDuplicate {
-		return steward.Errorf(steward.ECONFLICT, "A sync of this subscription is already queued or running.")
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -689,6 +691,125 @@ func TestResourceListPlanMemoFollowsData(t *testing.T) {
 		upsert(t, db, s2, makeResources(s2, 300, all), true)
 		if got := count(); !slices.Equal(got, []int{304, 304, 300}) {
 			t.Fatalf("after the rare tag became common: %v, want [304 304 300]", got)
+		}
+	})
+}
+
+// TestSyncRunClaim checks that at most one run of a subscription runs, that
+// a run abandoned by a dead process (no heartbeat for a lease) is taken
+// over, and that the process that lost it learns so at its next update.
+func TestSyncRunClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createTenant(t, db, tenantOpts{id: guid('a', 1)})
+		sub := guid('1', 1)
+		createSubs(t, db, guid('a', 1), sub)
+		newRun := func() *steward.SyncRun {
+			t.Helper()
+			r := &steward.SyncRun{SubscriptionID: sub, Reason: "manual", Method: steward.SyncARM}
+			if err := db.SyncRunCreate(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		claim := func(r *steward.SyncRun, staleBefore time.Time) *steward.SyncRun {
+			t.Helper()
+			got, err := db.SyncRunClaim(ctx, r.ID, staleBefore)
+			if err != nil {
+				t.Fatalf("claim of run %d: %v", r.ID, err)
+			}
+			return got
+		}
+		fresh := time.Now().Add(-2 * time.Minute) // heartbeats since then are alive
+		wantCode(t, func() error { _, err := db.SyncRunClaim(ctx, 999999, fresh); return err }(), steward.ENOTFOUND)
+
+		a := newRun()
+		got := claim(a, fresh)
+		if got.Status != steward.SyncRunning || got.HeartbeatAt.IsZero() || got.StartedAt.IsZero() {
+			t.Fatalf("claimed run: %+v", got)
+		}
+		// The same run again, while its process lives: refused.
+		_, err := db.SyncRunClaim(ctx, a.ID, fresh)
+		wantCode(t, err, steward.ECONFLICT)
+
+		// A second run while the first lives gives way.
+		b := newRun()
+		if got := claim(b, fresh); got.Status != steward.SyncCanceled || !strings.Contains(got.Error, fmt.Sprintf("Run %d", a.ID)) {
+			t.Fatalf("second run: %+v", got)
+		}
+
+		// The first run's process dies: a lease later its heartbeat is old.
+		later := time.Now().Add(time.Minute)
+		c := newRun()
+		if got := claim(c, later); got.Status != steward.SyncRunning {
+			t.Fatalf("run taking over: %+v", got)
+		}
+		if old, _ := db.SyncRunGet(ctx, a.ID); old.Status != steward.SyncCanceled || !strings.Contains(old.Error, fmt.Sprintf("run %d took its place", c.ID)) {
+			t.Fatalf("abandoned run: %+v", old)
+		}
+		// Had it only stalled, its process learns at its next update, and
+		// the run stays canceled.
+		got.Seen = 10
+		wantCode(t, db.SyncRunUpdate(ctx, got), steward.ECONFLICT)
+		if old, _ := db.SyncRunGet(ctx, a.ID); old.Status != steward.SyncCanceled || old.Seen != 0 {
+			t.Fatalf("a canceled run was updated: %+v", old)
+		}
+
+		// The heartbeat renews running runs only.
+		before, _ := db.SyncRunGet(ctx, c.ID)
+		time.Sleep(2 * time.Millisecond)
+		if err := db.SyncRunHeartbeat(ctx, []int64{a.ID, c.ID}); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := db.SyncRunGet(ctx, c.ID)
+		if !after.HeartbeatAt.After(before.HeartbeatAt) {
+			t.Fatalf("heartbeat %v, then %v", before.HeartbeatAt, after.HeartbeatAt)
+		}
+		if old, _ := db.SyncRunGet(ctx, a.ID); !old.HeartbeatAt.Equal(got.HeartbeatAt) {
+			t.Fatal("a canceled run's heartbeat was renewed")
+		}
+
+		// A run with a newer run behind it gives way to it, even when
+		// nothing runs (a failed run's retry after a new run was asked).
+		after.Status, after.FinishedAt = steward.SyncFailed, time.Now()
+		if err := db.SyncRunUpdate(ctx, after); err != nil {
+			t.Fatal(err)
+		}
+		d := newRun()
+		if got := claim(c, fresh); got.Status != steward.SyncCanceled || !strings.Contains(got.Error, fmt.Sprintf("Run %d", d.ID)) {
+			t.Fatalf("superseded run: %+v", got)
+		}
+		if got := claim(d, fresh); got.Status != steward.SyncRunning {
+			t.Fatalf("newest run: %+v", got)
+		}
+		// Done runs are returned as they are.
+		if got := claim(b, fresh); got.Status != steward.SyncCanceled {
+			t.Fatalf("canceled run claimed: %+v", got)
+		}
+
+		// Two workers given the same run at once: one runs it.
+		d.Status, d.FinishedAt = steward.SyncSucceeded, time.Now()
+		if err := db.SyncRunUpdate(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		e := newRun()
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				got, err := db.SyncRunClaim(ctx, e.ID, fresh)
+				switch {
+				case err == nil && got.Status == steward.SyncRunning:
+					won.Add(1)
+				case steward.ErrorCode(err) != steward.ECONFLICT:
+					t.Errorf("claim: %+v, %v", got, err)
+				}
+			})
+		}
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Fatalf("%d workers ran the run", won.Load())
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -278,18 +279,19 @@ func (tx *Tx) purgeTags(ctx context.Context, subscriptionID string) error {
 }
 
 const syncRunColumns = `id, subscription_id, reason, method, status, created_by, created_at, started_at, finished_at,
-	expected, seen, written, deleted, pages, error, resume`
+	expected, seen, written, deleted, pages, error, resume, heartbeat_at`
 
 func scanSyncRun(row interface{ Scan(...any) error }) (*steward.SyncRun, error) {
 	var r steward.SyncRun
 	var method, status string
-	var created, started, finished sql.NullInt64
+	var created, started, finished, heartbeat sql.NullInt64
 	if err := row.Scan(&r.ID, &r.SubscriptionID, &r.Reason, &method, &status, &r.CreatedBy, &created, &started, &finished,
-		&r.Expected, &r.Seen, &r.Written, &r.Deleted, &r.Pages, &r.Error, &r.Resume); err != nil {
+		&r.Expected, &r.Seen, &r.Written, &r.Deleted, &r.Pages, &r.Error, &r.Resume, &heartbeat); err != nil {
 		return nil, err
 	}
 	r.Method, r.Status = steward.SyncMethod(method), steward.SyncRunStatus(status)
 	r.CreatedAt, r.StartedAt, r.FinishedAt = fromMicros(created), fromMicros(started), fromMicros(finished)
+	r.HeartbeatAt = fromMicros(heartbeat)
 	return &r, nil
 }
 
@@ -335,7 +337,8 @@ func (db *DB) SyncRunCreate(ctx context.Context, run *steward.SyncRun) error {
 }
 
 // SyncRunUpdate saves a run's progress or outcome. A succeeded run becomes
-// its subscription's last sync.
+// its subscription's last sync. A canceled run stays canceled: a process
+// that lost its run to another (see SyncRunClaim) learns it here.
 func (db *DB) SyncRunUpdate(ctx context.Context, run *steward.SyncRun) error {
 	if err := validateSyncRun(run); err != nil {
 		return err
@@ -344,14 +347,17 @@ func (db *DB) SyncRunUpdate(ctx context.Context, run *steward.SyncRun) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE sync_runs SET method = $1, status = $2, started_at = $3, finished_at = $4, expected = $5, seen = $6,
 				written = $7, deleted = $8, pages = $9, error = $10, resume = $11
-			WHERE id = $12`,
+			WHERE id = $12 AND status <> 'canceled'`,
 			string(run.Method), string(run.Status), micros(run.StartedAt), micros(run.FinishedAt), run.Expected, run.Seen,
 			run.Written, run.Deleted, run.Pages, run.Error, run.Resume, run.ID)
 		if err != nil {
 			return fmt.Errorf("updating sync run: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
+			if _, err := tx.syncRun(ctx, run.ID, ""); err != nil {
+				return err
+			}
+			return steward.Errorf(steward.ECONFLICT, "Sync run %d was canceled; another run took its place.", run.ID)
 		}
 		if run.Status == steward.SyncSucceeded {
 			at := run.FinishedAt
@@ -367,6 +373,110 @@ func (db *DB) SyncRunUpdate(ctx context.Context, run *steward.SyncRun) error {
 		}
 		return nil
 	})
+}
+
+// SyncRunClaim starts a run for the calling process: see
+// steward.InventoryStore. The run's row and then its subscription's are
+// locked first, so two claims of one subscription's runs take turns.
+func (db *DB) SyncRunClaim(ctx context.Context, id int64, staleBefore time.Time) (*steward.SyncRun, error) {
+	var out *steward.SyncRun
+	err := db.inTx(ctx, func(tx *Tx) error {
+		run, err := tx.syncRun(ctx, id, db.forUpdate())
+		if err != nil {
+			return err
+		}
+		out = run
+		switch {
+		case run.Status == steward.SyncSucceeded || run.Status == steward.SyncCanceled:
+			return nil
+		case run.Status == steward.SyncRunning && !run.AliveAt().Before(staleBefore):
+			return steward.Errorf(steward.ECONFLICT, "Sync run %d is running.", id)
+		}
+		var locked string
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM subscriptions WHERE id = $1`+db.forUpdate(), run.SubscriptionID).Scan(&locked); err != nil {
+			return fmt.Errorf("locking the subscription: %w", err)
+		}
+		cancel := func(id int64, why string) error {
+			_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = 'canceled', error = $1, resume = '', finished_at = $2 WHERE id = $3`,
+				why, tx.now.UnixMicro(), id)
+			if err != nil {
+				return fmt.Errorf("canceling sync run: %w", err)
+			}
+			return nil
+		}
+		var newer int64
+		err = tx.QueryRowContext(ctx, `SELECT id FROM sync_runs WHERE subscription_id = $1 AND id > $2 AND status <> 'canceled' ORDER BY id LIMIT 1`,
+			run.SubscriptionID, id).Scan(&newer)
+		switch {
+		case err == nil:
+			return cancel(id, fmt.Sprintf("Run %d of this subscription took its place.", newer))
+		case !isNoRows(err):
+			return fmt.Errorf("reading sync runs: %w", err)
+		}
+		var running [][2]int64 // ID, last sign of life
+		rows, err := tx.QueryContext(ctx, `
+			SELECT id, COALESCE(heartbeat_at, started_at, created_at) FROM sync_runs
+			WHERE subscription_id = $1 AND id < $2 AND status = 'running'`, run.SubscriptionID, id)
+		err = eachRow(rows, err, func(rows *sql.Rows) error {
+			var r [2]int64
+			err := rows.Scan(&r[0], &r[1])
+			running = append(running, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("reading sync runs: %w", err)
+		}
+		for _, r := range running {
+			if r[1] >= staleBefore.UnixMicro() {
+				return cancel(id, fmt.Sprintf("Run %d of this subscription was running.", r[0]))
+			}
+		}
+		for _, r := range running {
+			if err := cancel(r[0], fmt.Sprintf("Steward stopped during this sync; run %d took its place.", id)); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE sync_runs SET status = 'running', started_at = COALESCE(started_at, $1), heartbeat_at = $1, finished_at = NULL, error = ''
+			WHERE id = $2`, tx.now.UnixMicro(), id)
+		if err != nil {
+			return fmt.Errorf("starting sync run: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out.Status == steward.SyncSucceeded || out.Status == steward.SyncCanceled {
+		return out, nil
+	}
+	return db.SyncRunGet(ctx, id)
+}
+
+// SyncRunHeartbeat renews the heartbeat of those of the runs still running.
+func (db *DB) SyncRunHeartbeat(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.inTx(ctx, func(tx *Tx) error {
+		a := args{tx.now.UnixMicro()}
+		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET heartbeat_at = $1 WHERE status = 'running' AND id IN (`+addList(db, &a, ids)+`)`, a...)
+		if err != nil {
+			return fmt.Errorf("renewing sync runs' heartbeat: %w", err)
+		}
+		return nil
+	})
+}
+
+// syncRun reads a run within tx; lock is "" or db.forUpdate().
+func (tx *Tx) syncRun(ctx context.Context, id int64, lock string) (*steward.SyncRun, error) {
+	r, err := scanSyncRun(tx.QueryRowContext(ctx, `SELECT `+syncRunColumns+` FROM sync_runs WHERE id = $1`+lock, id))
+	if isNoRows(err) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
+	} else if err != nil {
+		return nil, fmt.Errorf("reading sync run: %w", err)
+	}
+	return r, nil
 }
 
 // SyncRunGet returns a run.

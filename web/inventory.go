@@ -46,7 +46,11 @@ type apiSyncRun struct {
 	Pages           int        `json:"pages"`
 	Progress        float64    `json:"progress"` // 0..1
 	EstimatedFinish *time.Time `json:"estimatedFinish,omitempty"`
-	Error           string     `json:"error,omitempty"`
+	// HeartbeatAt is, while running, when the process running the sync
+	// last showed it was alive; a run without one for two minutes was
+	// abandoned, and the next sync takes its place.
+	HeartbeatAt *time.Time `json:"heartbeatAt,omitempty"`
+	Error       string     `json:"error,omitempty"`
 }
 
 type apiResource struct {
@@ -132,9 +136,13 @@ func toAPISubscription(s *steward.Subscription) apiSubscription {
 
 func toAPISyncRun(r *steward.SyncRun, now time.Time) apiSyncRun {
 	p, eta := r.Progress(now)
-	return apiSyncRun{ID: r.ID, SubscriptionID: r.SubscriptionID, Reason: r.Reason, Method: string(r.Method), Status: string(r.Status),
+	out := apiSyncRun{ID: r.ID, SubscriptionID: r.SubscriptionID, Reason: r.Reason, Method: string(r.Method), Status: string(r.Status),
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), StartedAt: optTime(r.StartedAt), FinishedAt: optTime(r.FinishedAt),
 		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error}
+	if r.Status == steward.SyncRunning {
+		out.HeartbeatAt = optTime(r.AliveAt())
+	}
+	return out
 }
 
 func toAPIResource(r *steward.Resource) apiResource {

@@ -1,0 +1,108 @@
+package inventory_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/store"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+// TestSyncTakesOverARunWhoseProcessDied: a process took a sync run and
+// died (its job stays "running" in the job engine for an hour). Within a
+// lease, Sync now answers with that run; a lease later a new run takes its
+// place and syncs, and the dead run says what happened to it. The dead
+// process's job, rescued later, does nothing.
+func TestSyncTakesOverARunWhoseProcessDied(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		fw := newFaultWorld(t, db, faultOptions{})
+		sub := fw.subs[1]
+		dead, err := fw.inv.SyncNow(fw.ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SyncRunClaim(fw.ctx, dead.ID, time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := fw.inv.SyncNow(fw.ctx, sub); err != nil || got.ID != dead.ID {
+			t.Fatalf("Sync now within the lease = %+v, %v; want run %d", got, err, dead.ID)
+		}
+
+		fw.clock.Skip(3 * time.Minute)
+		next, err := fw.inv.SyncNow(fw.ctx, sub)
+		if err != nil || next.ID == dead.ID {
+			t.Fatalf("Sync now a lease later = %+v, %v; want a new run", next, err)
+		}
+		if err := fw.inv.RunSync(fw.ctx, next.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.SyncRunGet(fw.ctx, next.ID); got.Status != steward.SyncSucceeded || got.Seen != len(fw.azureResources(t, sub)) {
+			t.Fatalf("the run that took over: %+v", got)
+		}
+		want := "Steward stopped during this sync"
+		if got, _ := db.SyncRunGet(fw.ctx, dead.ID); got.Status != steward.SyncCanceled || !strings.HasPrefix(got.Error, want) {
+			t.Fatalf("the dead run: %+v; want canceled, %q", got, want)
+		}
+
+		if err := fw.inv.RunSync(fw.ctx, dead.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.SyncRunGet(fw.ctx, dead.ID); got.Status != steward.SyncCanceled {
+			t.Fatalf("the dead run's rescued job ran it: %+v", got)
+		}
+	})
+}
+
+// TestSyncHeartbeatOutlastsTheLease: a sync that takes several leases keeps
+// its subscription, because its process renews the heartbeat; Sync now
+// meanwhile answers with it.
+func TestSyncHeartbeatOutlastsTheLease(t *testing.T) {
+	t.Parallel()
+	const lease = 400 * time.Millisecond
+	fw := newFaultWorld(t, storetest.Open(t, store.SQLite), faultOptions{Lease: lease})
+	sub := fw.subs[1]
+	run, err := fw.inv.SyncNow(fw.ctx, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.setFaults(t, emulator.Faults{Latency: 150 * time.Millisecond, PathContains: "/resources"})
+	var wg sync.WaitGroup
+	var syncErr error
+	var took time.Duration
+	wg.Go(func() {
+		start := time.Now()
+		syncErr = fw.inv.RunSync(fw.ctx, run.ID)
+		took = time.Since(start)
+	})
+	asked := 0
+	for done := false; !done; {
+		time.Sleep(lease / 2)
+		got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done = got.Status != steward.SyncRunning && got.Status != steward.SyncQueued; done {
+			break
+		}
+		now, err := fw.inv.SyncNow(fw.ctx, sub)
+		if err != nil || now.ID != run.ID {
+			t.Fatalf("Sync now during a sync = %+v, %v; want run %d", now, err, run.ID)
+		}
+		asked++
+	}
+	wg.Wait()
+	if syncErr != nil {
+		t.Fatal(syncErr)
+	}
+	if took < 2*lease || asked < 3 {
+		t.Fatalf("the sync took %s and was asked about %d times; the test needs one of several leases", took, asked)
+	}
+	if got, _ := fw.db.SyncRunGet(fw.ctx, run.ID); got.Status != steward.SyncSucceeded {
+		t.Fatalf("run: %+v", got)
+	}
+}
