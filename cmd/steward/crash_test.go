@@ -1,10 +1,10 @@
 //go:build crash
 
-// The crash test kills `steward serve` with SIGKILL and waits out the
-// write-back lease (2 minutes, not configurable in serve), so it runs only
-// with -tags crash:
+// The crash tests kill `steward serve` with SIGKILL and wait out the
+// write-back or sync lease (2 minutes, not configurable in serve), so they
+// run only with -tags crash:
 //
-//	go test -tags crash -run TestSIGKILLWithWriteBacksPending -v ./cmd/steward
+//	go test -tags crash -run TestSIGKILL -v ./cmd/steward
 
 package main
 
@@ -185,26 +185,47 @@ type crashEdit struct {
 	Conflicts int    `json:"conflicts"`
 }
 
-// TestSIGKILLWithWriteBacksPending kills `steward serve` with SIGKILL in
-// the middle of a bulk tag edit, at a moment when a tag PATCH has landed in
-// Azure but Steward has not yet marked its item applied; restarts it on
-// the same data directory; and checks that every item is applied exactly
-// once: no lost and no repeated tag write, counted in Azure's activity log.
-func TestSIGKILLWithWriteBacksPending(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out the 2-minute write-back lease")
+// crashEnv is Azure in a box and Steward, each in its own process, with
+// Contoso connected: its Reader reads, its Tag Contributor writes.
+type crashEnv struct {
+	bin, data string
+	readerID  steward.AzureIdentity
+	az        *azure.Connector
+	sub       string // Contoso's first subscription
+	first     *crashProc
+	serve     func(name string) *crashProc // starts serve on the same data and address
+	api       *crashAPI
+}
+
+type crashRun struct {
+	ID          int64      `json:"id"`
+	Status      string     `json:"status"`
+	Error       string     `json:"error"`
+	Seen        int        `json:"seen"`
+	HeartbeatAt *time.Time `json:"heartbeatAt"`
+}
+
+// syncRuns lists the runs of the first subscription, newest first.
+func (e *crashEnv) syncRuns(t *testing.T) []crashRun {
+	t.Helper()
+	var runs struct {
+		Items []crashRun `json:"items"`
 	}
-	ctx := t.Context()
+	e.api.do(t, "GET", "/api/v1/subscriptions/"+e.sub+"/sync-runs", nil, &runs)
+	return runs.Items
+}
+
+// crashSetup builds steward and starts the emulator, with latency added to
+// every request, and serve, and connects Contoso.
+func crashSetup(t *testing.T, latency string) *crashEnv {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "steward")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-
-	// Azure in a box, in its own process. Latency on every request makes an
-	// item's read and PATCH take long enough to be caught in flight.
 	connFile := filepath.Join(dir, "emulator.json")
-	emu := crashStart(t, "emulator", bin, nil, "emulator", "--addr", "127.0.0.1:0", "--connection-out", connFile, "--no-throttling", "--latency", "40ms")
+	emu := crashStart(t, "emulator", bin, nil, "emulator", "--addr", "127.0.0.1:0", "--connection-out", connFile, "--no-throttling", "--latency", latency)
 	emu.waitOutput(t, "Connection file:", 60*time.Second)
 	cf, err := steward.ReadConnectionFile(connFile)
 	if err != nil {
@@ -224,47 +245,116 @@ func TestSIGKILLWithWriteBacksPending(t *testing.T) {
 		return steward.ConnectionPrincipal{}
 	}
 	reader, tagger := principal(emulator.ContosoReaderApp), principal(emulator.ContosoTaggerApp)
-	readerID := steward.AzureIdentity{TenantID: contoso.ID, ClientID: reader.ClientID, Secret: steward.Secret(reader.ClientSecret)}
-	az, err := azure.New(azure.Config{Cloud: connFile})
-	if err != nil {
+	e := &crashEnv{bin: bin, data: filepath.Join(dir, "data"), sub: strings.ToLower(contoso.Subscriptions[0]),
+		readerID: steward.AzureIdentity{TenantID: contoso.ID, ClientID: reader.ClientID, Secret: steward.Secret(reader.ClientSecret)}}
+	if e.az, err = azure.New(azure.Config{Cloud: connFile}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(az.Close)
-	sub := strings.ToLower(contoso.Subscriptions[0])
+	t.Cleanup(e.az.Close)
 
-	// Steward, in its own process.
-	data := filepath.Join(dir, "data")
 	addr := crashFreeAddr(t)
 	serveEnv := []string{"STEWARD_ADMIN_PASSWORD=crash test admin password", "STEWARD_LOG_FORMAT=text"}
-	serve := func(name string) *crashProc {
-		p := crashStart(t, name, bin, serveEnv, "serve", "--data", data, "--cloud", connFile, "--addr", addr)
+	e.serve = func(name string) *crashProc {
+		p := crashStart(t, name, bin, serveEnv, "serve", "--data", e.data, "--cloud", connFile, "--addr", addr)
 		p.waitOutput(t, "Steward is running at", 60*time.Second)
 		return p
 	}
-	first := serve("serve (first)")
-	out, err := exec.Command(bin, "token", "create", "--data", data, "--user", "admin", "--name", "crash", "--expires", "1h").Output()
+	e.first = e.serve("serve (first)")
+	out, err := exec.Command(bin, "token", "create", "--data", e.data, "--user", "admin", "--name", "crash", "--expires", "1h").Output()
 	if err != nil {
 		t.Fatalf("token create: %v", err)
 	}
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 30 * time.Second}
 	t.Cleanup(c.CloseIdleConnections)
-	a := &crashAPI{base: "https://" + addr, token: strings.TrimSpace(string(out)), c: c}
+	e.api = &crashAPI{base: "https://" + addr, token: strings.TrimSpace(string(out)), c: c}
 
-	// Connect Contoso: its Reader reads, its Tag Contributor writes.
 	expires := time.Now().AddDate(1, 0, 0).Format(time.RFC3339)
-	a.do(t, "POST", "/api/v1/tenants", map[string]any{
+	e.api.do(t, "POST", "/api/v1/tenants", map[string]any{
 		"tenantId": contoso.ID, "name": "Contoso",
 		"read":  map[string]string{"clientId": reader.ClientID, "clientSecret": reader.ClientSecret, "expiresAt": expires},
 		"write": map[string]string{"clientId": tagger.ClientID, "clientSecret": tagger.ClientSecret, "expiresAt": expires},
 	}, nil)
-	crashWaitFor(t, "the first sync of "+sub, 90*time.Second, func() bool {
-		var runs struct {
-			Items []struct {
-				Status string `json:"status"`
-			} `json:"items"`
+	return e
+}
+
+// TestSIGKILLDuringSync kills `steward serve` with SIGKILL while it syncs a
+// subscription, restarts it, and checks that the run left "running" keeps
+// the subscription only until two minutes after its last heartbeat: then
+// Sync now starts a run that takes its place and succeeds, and the dead
+// run says what happened.
+func TestSIGKILLDuringSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 2-minute sync lease")
+	}
+	// Half a second per request keeps a sync running for seconds.
+	env := crashSetup(t, "500ms")
+	crashWaitFor(t, "the first sync of "+env.sub, 90*time.Second, func() bool {
+		runs := env.syncRuns(t)
+		return len(runs) > 0 && runs[0].Status == string(steward.SyncSucceeded)
+	})
+	var dead crashRun
+	env.api.do(t, "POST", "/api/v1/subscriptions/"+env.sub+"/sync", nil, &dead)
+	crashWaitFor(t, "the sync running", 30*time.Second, func() bool {
+		runs := env.syncRuns(t)
+		if runs[0].ID != dead.ID || runs[0].Status == string(steward.SyncQueued) {
+			return false
 		}
-		a.do(t, "GET", "/api/v1/subscriptions/"+sub+"/sync-runs", nil, &runs)
-		return len(runs.Items) > 0 && runs.Items[0].Status == string(steward.SyncSucceeded)
+		if runs[0].Status != string(steward.SyncRunning) {
+			t.Fatalf("the sync is %+v; the test needs it running", runs[0])
+		}
+		return true
+	})
+	syscall.Kill(env.first.cmd.Process.Pid, syscall.SIGKILL)
+	<-env.first.done
+
+	env.serve("serve (restarted)")
+	runs := env.syncRuns(t)
+	if runs[0].ID != dead.ID || runs[0].Status != string(steward.SyncRunning) || runs[0].HeartbeatAt == nil {
+		t.Fatalf("after the restart the newest run is %+v; want run %d, running, with its last heartbeat", runs[0], dead.ID)
+	}
+	last := *runs[0].HeartbeatAt
+	var now crashRun
+	env.api.do(t, "POST", "/api/v1/subscriptions/"+env.sub+"/sync", nil, &now)
+	if now.ID != dead.ID {
+		t.Fatalf("Sync now within the lease started run %d; want run %d, still the subscription's", now.ID, dead.ID)
+	}
+
+	time.Sleep(time.Until(last.Add(2*time.Minute + 2*time.Second)))
+	env.api.do(t, "POST", "/api/v1/subscriptions/"+env.sub+"/sync", nil, &now)
+	if now.ID == dead.ID {
+		t.Fatalf("Sync now two minutes after the last heartbeat answered with the dead run %+v", now)
+	}
+	crashWaitFor(t, "the new run to succeed", 90*time.Second, func() bool {
+		runs := env.syncRuns(t)
+		return runs[0].ID == now.ID && runs[0].Status == string(steward.SyncSucceeded)
+	})
+	for _, r := range env.syncRuns(t) {
+		if r.ID == dead.ID && (r.Status != string(steward.SyncCanceled) || !strings.HasPrefix(r.Error, "Steward stopped during this sync")) {
+			t.Fatalf("the dead run: %+v", r)
+		}
+	}
+	t.Logf("run %d, left running by the killed process, was taken over by run %d", dead.ID, now.ID)
+}
+
+// TestSIGKILLWithWriteBacksPending kills `steward serve` with SIGKILL in
+// the middle of a bulk tag edit, at a moment when a tag PATCH has landed in
+// Azure but Steward has not yet marked its item applied; restarts it on
+// the same data directory; and checks that every item is applied exactly
+// once: no lost and no repeated tag write, counted in Azure's activity log.
+func TestSIGKILLWithWriteBacksPending(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the 2-minute write-back lease")
+	}
+	ctx := t.Context()
+	// Latency on every request makes an item's read and PATCH take long
+	// enough to be caught in flight.
+	env := crashSetup(t, "40ms")
+	a, sub, data, readerID, az := env.api, env.sub, env.data, env.readerID, env.az
+	first := env.first
+	serve := env.serve
+	crashWaitFor(t, "the first sync of "+sub, 90*time.Second, func() bool {
+		runs := env.syncRuns(t)
+		return len(runs) > 0 && runs[0].Status == string(steward.SyncSucceeded)
 	})
 
 	// Steward's database, read beside the process (WAL), and Azure's
