@@ -21,12 +21,17 @@ type queryer interface {
 // clients). A reader that has its place finds a connection free.
 //
 // On SQLite the queries run in this process, as statements kept prepared
-// (see stmtCache), and db.readers holds one place per core: with eight
-// places on two cores, listings shared the cores and each took longer: the
-// p99 of listings by two tags over a million resources was two to three
-// times what it is when they queue for a core, at the same throughput. On PostgreSQL the queries run on one
-// connection in the server, whose driver keeps its own statements, and
-// db.readers holds one place per connection of the pool.
+// (see stmtCache), and db.readers holds one place per core. With eight
+// places on two cores, listings shared the cores and each took longer: in
+// paired runs over a million resources with 50 clients, the p99 of
+// listings by two tags was 62 ms with eight places, 39–41 ms with four and
+// 26–29 ms with two, at the same throughput. The price: two slow listings
+// at once (name searches over every resource, say) hold up the rest until
+// one ends.
+//
+// On PostgreSQL the queries run on one connection in the server, whose
+// driver keeps its own statements, and db.readers holds one place per
+// connection of the pool.
 func (db *DB) reader(ctx context.Context) (queryer, func(), error) {
 	select {
 	case db.readers <- struct{}{}:
