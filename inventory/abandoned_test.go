@@ -1,6 +1,7 @@
 package inventory_test
 
 import (
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/emulator"
+	"github.com/stewardhq/steward/jobs"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
 )
@@ -104,5 +106,34 @@ func TestSyncHeartbeatOutlastsTheLease(t *testing.T) {
 	}
 	if got, _ := fw.db.SyncRunGet(fw.ctx, run.ID); got.Status != steward.SyncSucceeded {
 		t.Fatalf("run: %+v", got)
+	}
+}
+
+// TestSyncNotQueuedDoesNotHoldItsSubscription: when a run's job cannot be
+// queued, Sync now says so and the run fails, rather than staying queued
+// and holding its subscription for ever.
+func TestSyncNotQueuedDoesNotHoldItsSubscription(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	// River's tables were never made in this database: every insert fails.
+	r, err := jobs.New(jobs.Config{SQLite: storetest.Open(t, store.SQLite).WriteDB(), Sessions: w.db, Inventory: w.inv, Store: w.db,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.inv.SetJobs(r)
+	sub := w.subs[0]
+	if _, err := w.inv.SyncNow(w.ctx, sub); err == nil {
+		t.Fatal("Sync now succeeded without queueing its job")
+	}
+	runs, err := w.db.SyncRunList(w.ctx, sub, 1)
+	if err != nil || len(runs) != 1 || runs[0].Status != steward.SyncFailed || runs[0].Error == "" {
+		t.Fatalf("the run not queued: %+v, %v", runs, err)
+	}
+	w.inv.SetJobs(nil)
+	next, err := w.inv.SyncNow(w.ctx, sub)
+	if err != nil || next.ID == runs[0].ID || next.Status != steward.SyncQueued {
+		t.Fatalf("Sync now afterwards = %+v, %v; want a new run", next, err)
 	}
 }

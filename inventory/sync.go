@@ -52,8 +52,16 @@ func (s *Service) SyncTenant(ctx context.Context, tenantID, reason string) ([]*s
 				ids = append(ids, r.ID)
 			}
 		}
-		if len(ids) > 0 {
-			return runs, s.jobs.EnqueueGraphSync(ctx, t.ID, ids)
+		if len(ids) == 0 {
+			return runs, nil
+		}
+		if err := s.jobs.EnqueueGraphSync(ctx, t.ID, ids); err != nil {
+			for _, r := range runs {
+				if r.Status == steward.SyncQueued {
+					s.fail(ctx, r, err)
+				}
+			}
+			return runs, err
 		}
 		return runs, nil
 	}
@@ -209,12 +217,16 @@ func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.
 
 // enqueue queues a run's job. Should another replica have queued a run of
 // the subscription a moment ago, the older of the two gives way when it
-// starts (see SyncRunClaim).
+// starts (see SyncRunClaim). A run that could not be queued fails, so that
+// it does not hold its subscription as queued for ever.
 func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 	if s.jobs == nil {
 		return nil
 	}
-	return s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID)
+	if err := s.jobs.EnqueueSync(ctx, run.ID, run.SubscriptionID); err != nil {
+		return s.fail(ctx, run, err)
+	}
+	return nil
 }
 
 // RunSync lists one subscription through ARM page by page. Each page is
