@@ -137,3 +137,33 @@ func TestSyncNotQueuedDoesNotHoldItsSubscription(t *testing.T) {
 		t.Fatalf("Sync now afterwards = %+v, %v; want a new run", next, err)
 	}
 }
+
+// TestSyncNowQueuesALostJob: Steward stopped between storing a run and
+// queueing its job. Sync now answers with the run and queues its job
+// again, and the run is synced, by one job however often Sync now is
+// pressed.
+func TestSyncNowQueuesALostJob(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, storetest.Open(t, store.SQLite))
+	w.syncAll(t)
+	sub := w.subs[0]
+	lost := &steward.SyncRun{SubscriptionID: sub, Reason: "manual", Method: steward.SyncARM}
+	if err := w.db.SyncRunCreate(w.ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	w.startJobs(t)
+	for range 3 {
+		if got, err := w.inv.SyncNow(w.ctx, sub); err != nil || got.ID != lost.ID {
+			t.Fatalf("Sync now = %+v, %v; want run %d", got, err, lost.ID)
+		}
+	}
+	eventually(t, "the run synced", func() bool {
+		got, err := w.db.SyncRunGet(w.ctx, lost.ID)
+		return err == nil && got.Status == steward.SyncSucceeded
+	})
+	var n int
+	if err := w.db.WriteDB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = 'sync_subscription' AND json_extract(args, '$.run_id') = ?`,
+		lost.ID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d jobs for the run, %v; want 1", n, err)
+	}
+}

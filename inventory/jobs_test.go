@@ -18,24 +18,7 @@ import (
 func TestThroughTheJobQueue(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
-		cfg := jobs.Config{Sessions: db, Inventory: w.inv, Store: db, PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-		if db.Engine() == store.Postgres {
-			cfg.Postgres = db.Pool()
-		} else {
-			cfg.SQLite = db.WriteDB()
-		}
-		r, err := jobs.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Migrate(w.ctx); err != nil {
-			t.Fatal(err)
-		}
-		w.inv.SetJobs(r)
-		if err := r.Start(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Stop(t.Context()) })
+		w.startJobs(t)
 
 		runs, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test")
 		if err != nil || len(runs) != len(w.subs) {
@@ -69,6 +52,29 @@ func TestThroughTheJobQueue(t *testing.T) {
 			t.Fatalf("Azure has %v, %v", tags, err)
 		}
 	})
+}
+
+// startJobs runs the world's work through River, as `steward serve` does.
+func (w *world) startJobs(t *testing.T) {
+	t.Helper()
+	cfg := jobs.Config{Sessions: w.db, Inventory: w.inv, Store: w.db, PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	if w.db.Engine() == store.Postgres {
+		cfg.Postgres = w.db.Pool()
+	} else {
+		cfg.SQLite = w.db.WriteDB()
+	}
+	r, err := jobs.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Migrate(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.inv.SetJobs(r)
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(t.Context()) })
 }
 
 func eventually(t *testing.T, what string, ok func() bool) {

@@ -203,6 +203,13 @@ func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.
 		return nil, steward.Errorf(steward.ECONFLICT, "Tenant %s is revoked; Steward no longer syncs it.", t.Name)
 	}
 	if r, busy := s.activeRun(ctx, sub.ID); busy {
+		if r.Status == steward.SyncQueued && r.Method != steward.SyncResourceGraph {
+			// Its job may be lost (Steward stopped between storing the
+			// run and queueing it); if not, queueing it again does nothing.
+			if err := s.enqueue(ctx, r); err != nil {
+				return nil, err
+			}
+		}
 		return r, nil
 	}
 	run := &steward.SyncRun{SubscriptionID: sub.ID, Reason: "manual", Method: steward.SyncARM, Status: steward.SyncQueued, CreatedBy: actorName(ctx)}
