@@ -188,13 +188,13 @@ type crashEdit struct {
 // crashEnv is Azure in a box and Steward, each in its own process, with
 // Contoso connected: its Reader reads, its Tag Contributor writes.
 type crashEnv struct {
-	bin, data string
-	readerID  steward.AzureIdentity
-	az        *azure.Connector
-	sub       string // Contoso's first subscription
-	first     *crashProc
-	serve     func(name string) *crashProc // starts serve on the same data and address
-	api       *crashAPI
+	data     string
+	readerID steward.AzureIdentity
+	az       *azure.Connector
+	sub      string // Contoso's first subscription
+	first    *crashProc
+	serve    func(name string) *crashProc // starts serve on the same data and address
+	api      *crashAPI
 }
 
 type crashRun struct {
@@ -245,7 +245,7 @@ func crashSetup(t *testing.T, latency string) *crashEnv {
 		return steward.ConnectionPrincipal{}
 	}
 	reader, tagger := principal(emulator.ContosoReaderApp), principal(emulator.ContosoTaggerApp)
-	e := &crashEnv{bin: bin, data: filepath.Join(dir, "data"), sub: strings.ToLower(contoso.Subscriptions[0]),
+	e := &crashEnv{data: filepath.Join(dir, "data"), sub: strings.ToLower(contoso.Subscriptions[0]),
 		readerID: steward.AzureIdentity{TenantID: contoso.ID, ClientID: reader.ClientID, Secret: steward.Secret(reader.ClientSecret)}}
 	if e.az, err = azure.New(azure.Config{Cloud: connFile}); err != nil {
 		t.Fatal(err)
@@ -349,9 +349,7 @@ func TestSIGKILLWithWriteBacksPending(t *testing.T) {
 	// Latency on every request makes an item's read and PATCH take long
 	// enough to be caught in flight.
 	env := crashSetup(t, "40ms")
-	a, sub, data, readerID, az := env.api, env.sub, env.data, env.readerID, env.az
-	first := env.first
-	serve := env.serve
+	a, sub, data, readerID, az, first, serve := env.api, env.sub, env.data, env.readerID, env.az, env.first, env.serve
 	crashWaitFor(t, "the first sync of "+sub, 90*time.Second, func() bool {
 		runs := env.syncRuns(t)
 		return len(runs) > 0 && runs[0].Status == string(steward.SyncSucceeded)
