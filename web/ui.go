@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -329,69 +328,4 @@ func (s *Server) pageUserDelete(w http.ResponseWriter, r *http.Request) error {
 		return s.userFormFailed(w, r, err)
 	}
 	return redirect(w, r, "/users?done=user-deleted")
-}
-
-type auditPageData struct {
-	Events       []*steward.AuditEvent
-	Query        url.Values
-	NextURL      string
-	ExportCSV    string
-	ExportJSON   string
-	Verification *apiAuditVerification
-	Scoped       []string
-}
-
-func (s *Server) pageAudit(w http.ResponseWriter, r *http.Request) error {
-	return s.renderAudit(w, r, nil)
-}
-
-func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, v *apiAuditVerification) error {
-	q := r.URL.Query()
-	d := auditPageData{Query: q, Verification: v}
-	f, err := auditFilter(r)
-	status := http.StatusOK
-	var errMsg string
-	if err == nil {
-		f.Limit = 50
-		var next string
-		d.Events, next, err = s.deps.Audit.AuditList(r.Context(), f)
-		if next != "" {
-			nq := url.Values{}
-			for k, v := range q {
-				nq[k] = v
-			}
-			nq.Set("cursor", next)
-			d.NextURL = "/audit?" + nq.Encode()
-		}
-	}
-	if err != nil {
-		if steward.ErrorCode(err) == steward.EINTERNAL {
-			return err
-		}
-		status, errMsg = errorStatus(err), steward.ErrorMessage(err)
-	}
-	eq := url.Values{}
-	for _, k := range []string{"actor", "action", "tenant", "from", "to"} {
-		if v := q.Get(k); v != "" {
-			eq.Set(k, v)
-		}
-	}
-	eq.Set("format", "csv")
-	d.ExportCSV = "/api/v1/audit/export?" + eq.Encode()
-	eq.Set("format", "json")
-	d.ExportJSON = "/api/v1/audit/export?" + eq.Encode()
-	if f.Scoped {
-		d.Scoped = f.Tenants
-	}
-	s.render(w, r, status, "audit", view{Title: "Audit log", Nav: "audit", Error: errMsg, Data: d})
-	return nil
-}
-
-func (s *Server) pageAuditVerify(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.verifyAudit(r)
-	if err != nil {
-		return err
-	}
-	av := toAPIVerification(v)
-	return s.renderAudit(w, r, &av)
 }
