@@ -13,10 +13,23 @@ type Actor struct {
 	Grants   []Grant
 	TokenID  int64  // set when the request came with an API token
 	SourceIP string // the client address, for audit events
+	system   bool
 }
 
-// SystemActor is the actor for work Steward does on its own schedule.
-var SystemActor = &Actor{Name: "system"}
+// SystemActor is Steward itself, doing work on its own schedule (jobs): it
+// may do everything, everywhere. Only NewSystemContext hands it out, so a
+// request can never become it.
+var SystemActor = &Actor{Name: "system", system: true}
+
+// NewSystemContext returns a context in which Steward acts as itself: the
+// job runner wraps every job in it, and commands run by an operator on the
+// server's own machine (migrate, keys) use it.
+func NewSystemContext(ctx context.Context) context.Context {
+	return NewContextWithActor(ctx, SystemActor)
+}
+
+// IsSystem reports whether the actor is Steward itself.
+func (a *Actor) IsSystem() bool { return a != nil && a.system }
 
 // Can reports whether the actor has the permission on the tenant. An empty
 // tenantID asks for the permission everywhere, which needs a grant that is
@@ -24,6 +37,9 @@ var SystemActor = &Actor{Name: "system"}
 func (a *Actor) Can(p Permission, tenantID string) bool {
 	if a == nil {
 		return false
+	}
+	if a.system {
+		return true
 	}
 	for _, g := range a.Grants {
 		if !g.Role.Has(p) {
@@ -38,28 +54,29 @@ func (a *Actor) Can(p Permission, tenantID string) bool {
 
 // CanSome reports whether the actor has the permission on at least one tenant,
 // which is what a list page needs before it filters by Scope.
-func (a *Actor) CanSome(p Permission) bool {
-	all, tenants := a.Scope(p)
-	return all || len(tenants) > 0
-}
+func (a *Actor) CanSome(p Permission) bool { return !a.Scope(p).Empty() }
 
-// Scope says where the permission holds: everywhere, or on the returned
-// tenants only (sorted, without duplicates).
-func (a *Actor) Scope(p Permission) (all bool, tenants []string) {
+// Scope says where the permission holds: everywhere, or on some tenants
+// only. A nil actor's scope is empty.
+func (a *Actor) Scope(p Permission) Scope {
 	if a == nil {
-		return false, nil
+		return Scope{}
 	}
+	if a.system {
+		return Scope{all: true}
+	}
+	var tenants []string
 	for _, g := range a.Grants {
 		if !g.Role.Has(p) {
 			continue
 		}
 		if g.AllTenants() {
-			return true, nil
+			return Scope{all: true}
 		}
 		tenants = append(tenants, g.Tenants...)
 	}
 	slices.Sort(tenants)
-	return false, slices.Compact(tenants)
+	return Scope{tenants: slices.Compact(tenants)}
 }
 
 // Roles returns the distinct roles the actor holds, for display.

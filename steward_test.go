@@ -83,18 +83,29 @@ func TestActorAccess(t *testing.T) {
 			t.Errorf("Can(%s, %q) = %v, want %v", tc.perm, tc.tenant, got, tc.want)
 		}
 	}
-	if all, ts := a.Scope(steward.PermTagsWrite); all || fmt.Sprint(ts) != "[t1 t2]" {
-		t.Errorf("Scope(tags.write) = %v %v", all, ts)
+	if sc := a.Scope(steward.PermTagsWrite); sc.All() || fmt.Sprint(sc.Tenants()) != "[t1 t2]" || !sc.Allows("T1") || sc.Allows("t3") || sc.Allows("") {
+		t.Errorf("Scope(tags.write) = %v %v", sc.All(), sc.Tenants())
 	}
-	if all, _ := a.Scope(steward.PermInventoryRead); !all {
+	if sc := a.Scope(steward.PermInventoryRead); !sc.All() || !sc.Allows("") {
 		t.Error("Scope(inventory.read) is not all tenants")
 	}
 	if !a.CanSome(steward.PermAuditRead) || a.CanSome(steward.PermUsersManage) {
 		t.Error("CanSome is wrong")
 	}
 	var nobody *steward.Actor
-	if nobody.Can(steward.PermInventoryRead, "") || nobody.CanSome(steward.PermInventoryRead) {
+	if nobody.Can(steward.PermInventoryRead, "") || nobody.CanSome(steward.PermInventoryRead) || !nobody.Scope(steward.PermInventoryRead).Empty() {
 		t.Error("a nil actor may do something")
+	}
+	var zero steward.Scope
+	if zero.All() || !zero.Empty() || zero.Allows("t1") || zero.Allows("") || zero.AllowsAny([]string{"t1"}) {
+		t.Error("the zero scope reaches something")
+	}
+	if (&steward.Actor{Name: "system"}).Can(steward.PermUsersManage, "") {
+		t.Error("an actor named system is the system")
+	}
+	sys := steward.ActorFromContext(steward.NewSystemContext(t.Context()))
+	if !sys.IsSystem() || !sys.Can(steward.PermTagsWrite, "t9") || !sys.Scope(steward.PermAuditRead).All() {
+		t.Error("the system actor may not do everything")
 	}
 }
 

@@ -30,7 +30,8 @@ func (s *Service) targets(ctx context.Context, req *steward.TagEditRequest) ([]t
 	var rs []*steward.Resource
 	if req.Filter != nil {
 		f := *req.Filter
-		if all, tenants := actor.Scope(steward.PermInventoryRead); !all {
+		if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
+			tenants := sc.Tenants()
 			f.Scoped, f.Tenants = true, tenants
 		}
 		f.Limit, f.After = 1000, 0

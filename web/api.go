@@ -15,8 +15,8 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) error {
 	}
 	me := apiMe{apiUser: toAPIUser(u), Permissions: map[string]apiPermScope{}, ViaToken: actor.TokenID != 0}
 	for _, p := range []steward.Permission{steward.PermInventoryRead, steward.PermTagsWrite, steward.PermTenantsManage, steward.PermAuditRead, steward.PermUsersManage} {
-		if all, tenants := actor.Scope(p); all || len(tenants) > 0 {
-			me.Permissions[string(p)] = apiPermScope{AllTenants: all, Tenants: tenants}
+		if sc := actor.Scope(p); !sc.Empty() {
+			me.Permissions[string(p)] = apiPermScope{AllTenants: sc.All(), Tenants: sc.Tenants()}
 		}
 	}
 	writeJSON(w, http.StatusOK, me)

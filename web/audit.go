@@ -42,7 +42,8 @@ func auditFilter(r *http.Request) (steward.AuditFilter, error) {
 			return f, steward.Errorf(steward.EINVALID, "cursor is not one this API returned.")
 		}
 	}
-	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermAuditRead); !all {
+	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermAuditRead); !sc.All() {
+		tenants := sc.Tenants()
 		f.Scoped, f.Tenants = true, tenants
 	}
 	return f, nil

@@ -178,7 +178,8 @@ func (s *Server) visibleSubscription(r *http.Request, id string) (*steward.Subsc
 
 // scopeFilter limits a subscription filter to the caller's tenants.
 func scopeSubs(r *http.Request, f steward.SubscriptionFilter) steward.SubscriptionFilter {
-	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		f.Scoped, f.Tenants = true, tenants
 	}
 	return f
@@ -342,7 +343,8 @@ func resourceFilter(r *http.Request) (steward.ResourceFilter, error) {
 }
 
 func scopeResources(r *http.Request, f *steward.ResourceFilter) {
-	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		f.Scoped, f.Tenants = true, tenants
 	}
 }
@@ -594,7 +596,8 @@ func costQuery(r *http.Request, now time.Time) (steward.CostQuery, error) {
 	if cq.Daily, err = boolQuery(r, "daily"); err != nil {
 		return cq, err
 	}
-	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		cq.Scoped, cq.Tenants = true, tenants
 	}
 	return cq, nil

@@ -86,7 +86,8 @@ func (s *Server) visibleTenant(r *http.Request) (*steward.Tenant, error) {
 
 func (s *Server) apiListTenants(w http.ResponseWriter, r *http.Request) error {
 	var scope []string // nil: every tenant
-	if all, tenants := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !all {
+	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		scope = append([]string{}, tenants...)
 	}
 	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)

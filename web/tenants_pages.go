@@ -51,7 +51,8 @@ type tenantRow struct {
 func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 	var scope []string
 	actor := steward.ActorFromContext(r.Context())
-	if all, tenants := actor.Scope(steward.PermInventoryRead); !all {
+	if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		scope = append([]string{}, tenants...)
 	}
 	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)
@@ -391,7 +392,8 @@ func (s *Server) dashboardData(r *http.Request) (any, error) {
 		return d, nil
 	}
 	var scope []string
-	if all, tenants := actor.Scope(steward.PermInventoryRead); !all {
+	if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
+		tenants := sc.Tenants()
 		scope = append([]string{}, tenants...)
 	}
 	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)

@@ -1,0 +1,66 @@
+package steward
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// Scope is where a caller may use one permission: on every tenant, or on
+// some tenants only. Every read of tenant-owned data takes one, and only an
+// actor makes one (Actor.Scope, ScopeFor), so a scope cannot be widened by
+// input. The zero value reaches no tenant: a forgotten scope sees nothing.
+type Scope struct {
+	all     bool
+	tenants []string // sorted, lower case, without duplicates
+}
+
+// ScopeFor is the scope of the context's actor for the permission; with no
+// actor it is empty.
+func ScopeFor(ctx context.Context, p Permission) Scope {
+	return ActorFromContext(ctx).Scope(p)
+}
+
+// All reports whether the scope reaches every tenant, including data that
+// belongs to no tenant.
+func (s Scope) All() bool { return s.all }
+
+// Empty reports whether the scope reaches no tenant at all.
+func (s Scope) Empty() bool { return !s.all && len(s.tenants) == 0 }
+
+// Tenants returns the tenants a limited scope reaches (sorted); nil when
+// the scope reaches all of them.
+func (s Scope) Tenants() []string {
+	if s.all {
+		return nil
+	}
+	return slices.Clone(s.tenants)
+}
+
+// Allows reports whether the scope reaches the tenant. No tenant ID ("")
+// is reached by an unlimited scope only.
+func (s Scope) Allows(tenantID string) bool {
+	if s.all {
+		return true
+	}
+	if tenantID == "" {
+		return false
+	}
+	_, ok := slices.BinarySearch(s.tenants, strings.ToLower(tenantID))
+	return ok
+}
+
+// AllowsAll reports whether the scope reaches every one of the tenants.
+func (s Scope) AllowsAll(tenantIDs []string) bool {
+	for _, t := range tenantIDs {
+		if !s.Allows(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// AllowsAny reports whether the scope reaches at least one of the tenants.
+func (s Scope) AllowsAny(tenantIDs []string) bool {
+	return slices.ContainsFunc(tenantIDs, s.Allows)
+}
