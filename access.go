@@ -207,4 +207,25 @@ type AccessService interface {
 	// tenant's write activity monthly, its permissions quarterly, and
 	// rotation of credentials older than a year. It returns how many.
 	Remind(ctx context.Context) (int, error)
+
+	// The reads below see only the tenants the caller may read
+	// (inventory.read; audit.read for the audit log): anything else is
+	// ENOTFOUND, or absent from a list. Each refuses a call without an
+	// actor (EUNAUTHORIZED).
+
+	// Tenants lists connected tenants by name.
+	Tenants(ctx context.Context) ([]*Tenant, error)
+	// Tenant returns one tenant. ENOTFOUND.
+	Tenant(ctx context.Context, id string) (*Tenant, error)
+	// Credentials returns a tenant's credentials (sealed secrets are
+	// never opened), newest first. ENOTFOUND (tenant).
+	Credentials(ctx context.Context, tenantID string) ([]*Credential, error)
+	// Credential returns one credential. ENOTFOUND.
+	Credential(ctx context.Context, id int64) (*Credential, error)
+	// AuditEvents lists audit events matching f, newest first, and the
+	// cursor of the next page; events of no tenant only for callers who
+	// may read every tenant's. EINVALID.
+	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
+	// VerifyAudit checks the whole chain. EFORBIDDEN without audit.read.
+	VerifyAudit(ctx context.Context) (*AuditVerification, error)
 }

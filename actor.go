@@ -3,6 +3,7 @@ package steward
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // Actor is whoever makes a request: a signed-in user, a user's API token, or
@@ -73,7 +74,9 @@ func (a *Actor) Scope(p Permission) Scope {
 		if g.AllTenants() {
 			return Scope{all: true}
 		}
-		tenants = append(tenants, g.Tenants...)
+		for _, t := range g.Tenants {
+			tenants = append(tenants, strings.ToLower(t))
+		}
 	}
 	slices.Sort(tenants)
 	return Scope{tenants: slices.Compact(tenants)}

@@ -114,10 +114,6 @@ type AuditFilter struct {
 	From, To time.Time // From inclusive, To exclusive
 	Before   int64
 	Limit    int // defaults to 100, at most 1000
-	// Tenants, when set, limits results to events of these tenants (for
-	// users whose audit grant is limited to tenants).
-	Tenants []string
-	Scoped  bool
 }
 
 // AuditLog is the append-only, hash-chained event log.
@@ -125,9 +121,10 @@ type AuditLog interface {
 	// AuditAppend adds an event at the head of the chain and fills ID, Time
 	// and hashes. EINVALID.
 	AuditAppend(ctx context.Context, ev *AuditEvent) error
-	// AuditList returns events matching f, newest first, and the cursor of
-	// the next page ("" at the end). EINVALID.
-	AuditList(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
+	// AuditList returns the events within the scope matching f, newest
+	// first, and the cursor of the next page ("" at the end). Events of no
+	// tenant are within an unlimited scope only. EINVALID.
+	AuditList(ctx context.Context, scope Scope, f AuditFilter) ([]*AuditEvent, string, error)
 	// AuditVerify walks the whole chain from the first event.
 	AuditVerify(ctx context.Context) (*AuditVerification, error)
 }

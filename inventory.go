@@ -175,9 +175,6 @@ type ResourceFilter struct {
 	Untagged       string // resources without this tag key
 	InConflict     bool   // resources with a tag edit in conflict
 	NameContains   string
-	// Scoped limits the result to Tenants (for tenant-limited grants).
-	Scoped  bool
-	Tenants []string
 	// After continues a listing after this row key (the cursor); Limit
 	// defaults to 100 and is at most 1,000.
 	After int64
@@ -271,8 +268,6 @@ type CostQuery struct {
 	GroupBy        string    // "tag:KEY", "subscription", "resourceGroup", "service" or "day"
 	Daily          bool      // also split each group by day, for charts over time
 	SubscriptionID string
-	Scoped         bool
-	Tenants        []string
 }
 
 // CostGroup is one line of a cost report.
@@ -286,8 +281,6 @@ type CostGroup struct {
 // SubscriptionFilter selects subscriptions.
 type SubscriptionFilter struct {
 	TenantID string
-	Scoped   bool // limit to Tenants (tenant-limited grants)
-	Tenants  []string
 }
 
 // TagHistoryEntry is one change of one tag of one resource.
@@ -309,17 +302,20 @@ type TagKeyStat struct {
 }
 
 // InventoryStore keeps subscriptions, resources and their tags, sync runs,
-// tag edits (an outbox) and costs.
+// tag edits (an outbox) and costs. Every read of them on someone's behalf
+// takes the caller's Scope and finds nothing outside it: an object out of
+// scope is ENOTFOUND, as if it did not exist.
 type InventoryStore interface {
 	// SubscriptionSync records the subscriptions a tenant connection can see
 	// now: new ones are added with the default level, known ones updated,
 	// and ones no longer visible get MissingSince. It returns the tenant's
 	// subscriptions afterwards. ENOTFOUND (tenant).
 	SubscriptionSync(ctx context.Context, tenantID string, seen []*Subscription) ([]*Subscription, error)
-	// SubscriptionGet returns a subscription. ENOTFOUND.
-	SubscriptionGet(ctx context.Context, id string) (*Subscription, error)
-	// SubscriptionList returns subscriptions by display name.
-	SubscriptionList(ctx context.Context, f SubscriptionFilter) ([]*Subscription, error)
+	// SubscriptionGet returns a subscription within the scope. ENOTFOUND.
+	SubscriptionGet(ctx context.Context, scope Scope, id string) (*Subscription, error)
+	// SubscriptionList returns the subscriptions within the scope, by
+	// display name.
+	SubscriptionList(ctx context.Context, scope Scope, f SubscriptionFilter) ([]*Subscription, error)
 	// SubscriptionSetLevel changes a sync level at once. At no-resources
 	// the subscription's resources, groups and costs are purged; at no-tags
 	// its stored tags are; pending edits of a level that no longer writes
@@ -346,10 +342,12 @@ type InventoryStore interface {
 	// SyncRunHeartbeat renews the heartbeat of those of the runs still
 	// running.
 	SyncRunHeartbeat(ctx context.Context, ids []int64) error
-	// SyncRunGet returns a run. ENOTFOUND.
-	SyncRunGet(ctx context.Context, id int64) (*SyncRun, error)
-	// SyncRunList returns a subscription's runs, newest first.
-	SyncRunList(ctx context.Context, subscriptionID string, limit int) ([]*SyncRun, error)
+	// SyncRunGet returns a run of a subscription within the scope.
+	// ENOTFOUND.
+	SyncRunGet(ctx context.Context, scope Scope, id int64) (*SyncRun, error)
+	// SyncRunList returns a subscription's runs, newest first; none when
+	// the subscription is outside the scope.
+	SyncRunList(ctx context.Context, scope Scope, subscriptionID string, limit int) ([]*SyncRun, error)
 
 	// ResourceGroupSync replaces a subscription's resource groups with the
 	// listed ones, writing only what changed; it returns the rows written.
@@ -364,38 +362,46 @@ type InventoryStore interface {
 	// not in keep (sorted ascending) — those a full listing no longer shows —
 	// and returns how many.
 	ResourceDeleteExcept(ctx context.Context, subscriptionID string, keep []int64) (int, error)
-	// ResourceList returns resources matching f in PK order and the cursor
-	// of the next page ("" at the end). EINVALID.
-	ResourceList(ctx context.Context, f ResourceFilter) ([]*Resource, string, error)
+	// ResourceList returns resources within the scope matching f in PK
+	// order and the cursor of the next page ("" at the end). EINVALID.
+	ResourceList(ctx context.Context, scope Scope, f ResourceFilter) ([]*Resource, string, error)
 	// ResourceAnalyze refreshes the database's statistics of resources and
 	// tags, which listings are planned by, after a sync that wrote many
 	// rows. Cheap enough to call after such a sync, not after every one.
 	ResourceAnalyze(ctx context.Context) error
-	// ResourceGet finds a resource by ARM ID, case-insensitively. ENOTFOUND.
-	ResourceGet(ctx context.Context, armID string) (*Resource, error)
-	// ResourceCount counts resources matching f (Limit and After ignored).
-	ResourceCount(ctx context.Context, f ResourceFilter) (int, error)
-	// TagHistory returns a resource's tag changes, newest first.
-	TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*TagHistoryEntry, error)
+	// ResourceGet finds a resource within the scope by ARM ID,
+	// case-insensitively. ENOTFOUND.
+	ResourceGet(ctx context.Context, scope Scope, armID string) (*Resource, error)
+	// ResourceCount counts resources within the scope matching f (Limit
+	// and After ignored).
+	ResourceCount(ctx context.Context, scope Scope, f ResourceFilter) (int, error)
+	// TagHistory returns a resource's tag changes, newest first; none when
+	// the resource is outside the scope.
+	TagHistory(ctx context.Context, scope Scope, resourcePK int64, limit int) ([]*TagHistoryEntry, error)
 	// TagHistoryAttribute names Azure's caller (by ARM ID) on tag changes
 	// a sync found since a time that have no actor yet.
 	TagHistoryAttribute(ctx context.Context, subscriptionID string, since time.Time, callers map[string]string) (int, error)
-	// TagKeys lists tag names in use (within f's tenant, subscription and
-	// scope), with their spellings, by number of resources.
-	TagKeys(ctx context.Context, f ResourceFilter, limit int) ([]*TagKeyStat, error)
+	// TagKeys lists tag names in use within the scope and f's tenant and
+	// subscription, with their spellings, by number of resources.
+	TagKeys(ctx context.Context, scope Scope, f ResourceFilter, limit int) ([]*TagKeyStat, error)
 
 	// TagEditCreate stores an edit and its items as pending (or held) in one
-	// transaction with the event: the outbox. EINVALID.
+	// transaction with the event: the outbox. It records the tenants the
+	// edit touches, its items' tenants. EINVALID.
 	TagEditCreate(ctx context.Context, e *TagEdit, items []*TagEditItem, ev *AuditEvent) error
-	// TagEditGet returns an edit with its counts. ENOTFOUND.
-	TagEditGet(ctx context.Context, id int64) (*TagEdit, error)
-	// TagEditList returns edits, newest first.
-	TagEditList(ctx context.Context, limit int) ([]*TagEdit, error)
-	// TagEditItems returns an edit's items (or, with editID 0, items in the
-	// given status across edits) after an item ID.
-	TagEditItems(ctx context.Context, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, error)
-	// TagEditItemGet returns one item. ENOTFOUND.
-	TagEditItemGet(ctx context.Context, id int64) (*TagEditItem, error)
+	// TagEditGet returns an edit that touches a tenant within the scope.
+	// When it also touches tenants outside the scope it is Partial: its
+	// request is withheld and its counts are of the items within the
+	// scope. ENOTFOUND.
+	TagEditGet(ctx context.Context, scope Scope, id int64) (*TagEdit, error)
+	// TagEditList returns the edits that touch a tenant within the scope,
+	// newest first, shown as TagEditGet shows them.
+	TagEditList(ctx context.Context, scope Scope, limit int) ([]*TagEdit, error)
+	// TagEditItems returns the items within the scope of an edit (or, with
+	// editID 0, items in the given status across edits) after an item ID.
+	TagEditItems(ctx context.Context, scope Scope, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, error)
+	// TagEditItemGet returns one item within the scope. ENOTFOUND.
+	TagEditItemGet(ctx context.Context, scope Scope, id int64) (*TagEditItem, error)
 	// TagEditItemsClaim claims up to limit of a subscription's pending items
 	// whose next attempt is due, oldest first: in one statement it moves
 	// their next attempt to now+lease and counts an attempt, so no other
@@ -420,9 +426,9 @@ type InventoryStore interface {
 	// CostUpsertMany stores daily cost rows, replacing rows of the same
 	// subscription, day, resource and service.
 	CostUpsertMany(ctx context.Context, rows []*CostRow) error
-	// CostReport sums cost by q.GroupBy (and by day when asked), largest
-	// first. EINVALID.
-	CostReport(ctx context.Context, q CostQuery) ([]*CostGroup, error)
+	// CostReport sums the cost within the scope by q.GroupBy (and by day
+	// when asked), largest first. EINVALID.
+	CostReport(ctx context.Context, scope Scope, q CostQuery) ([]*CostGroup, error)
 }
 
 // TagEditPreview is exactly what an edit would change, resource by
@@ -478,6 +484,43 @@ type InventoryService interface {
 	ResolveConflict(ctx context.Context, itemID int64, keepAzure bool) error
 	// IngestCosts fetches a subscription's recent daily costs.
 	IngestCosts(ctx context.Context, subscriptionID string) error
+
+	// The reads below see only what the caller may read (inventory.read,
+	// by tenant): anything else is ENOTFOUND, or absent from a list. Every
+	// one refuses a call without an actor (EUNAUTHORIZED).
+
+	// Subscriptions lists subscriptions by display name.
+	Subscriptions(ctx context.Context, f SubscriptionFilter) ([]*Subscription, error)
+	// Subscription returns one subscription. ENOTFOUND.
+	Subscription(ctx context.Context, id string) (*Subscription, error)
+	// SyncRuns returns a subscription's latest runs, newest first (none
+	// for a subscription the caller may not read).
+	SyncRuns(ctx context.Context, subscriptionID string, limit int) ([]*SyncRun, error)
+	// SyncRun returns one run. ENOTFOUND.
+	SyncRun(ctx context.Context, id int64) (*SyncRun, error)
+	// Resources lists resources matching f and the cursor of the next
+	// page. EINVALID.
+	Resources(ctx context.Context, f ResourceFilter) ([]*Resource, string, error)
+	// CountResources counts resources matching f. EINVALID.
+	CountResources(ctx context.Context, f ResourceFilter) (int, error)
+	// Resource returns a resource by ARM ID with its latest tag changes.
+	// EINVALID, ENOTFOUND.
+	Resource(ctx context.Context, armID string, history int) (*Resource, []*TagHistoryEntry, error)
+	// TagKeys lists tag names in use within f's tenant and subscription.
+	TagKeys(ctx context.Context, f ResourceFilter, limit int) ([]*TagKeyStat, error)
+	// TagEdits lists the latest edits that touch a tenant the caller may
+	// read; an edit that also touches others is Partial.
+	TagEdits(ctx context.Context, limit int) ([]*TagEdit, error)
+	// TagEdit returns an edit. ENOTFOUND.
+	TagEdit(ctx context.Context, id int64) (*TagEdit, error)
+	// TagEditItems returns a page of an edit's items (editID 0: items in
+	// the status across edits) after an item ID, and the cursor of the
+	// next page. ENOTFOUND (edit).
+	TagEditItems(ctx context.Context, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, string, error)
+	// TagEditItem returns one item. ENOTFOUND.
+	TagEditItem(ctx context.Context, id int64) (*TagEditItem, error)
+	// Costs sums spend as q asks. EINVALID.
+	Costs(ctx context.Context, q CostQuery) ([]*CostGroup, error)
 }
 
 // JobQueue queues background work; each job runs once across replicas.

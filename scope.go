@@ -64,3 +64,23 @@ func (s Scope) AllowsAll(tenantIDs []string) bool {
 func (s Scope) AllowsAny(tenantIDs []string) bool {
 	return slices.ContainsFunc(tenantIDs, s.Allows)
 }
+
+// RequireActor returns the context's actor, or EUNAUTHORIZED when there is
+// none: services refuse work that does not say on whose behalf it is done,
+// rather than doing it as nobody or as the system.
+func RequireActor(ctx context.Context) (*Actor, error) {
+	a := ActorFromContext(ctx)
+	if a == nil {
+		return nil, Errorf(EUNAUTHORIZED, "No one is signed in: this needs a user, an API token or Steward's own jobs.")
+	}
+	return a, nil
+}
+
+// RequireScope is RequireActor's scope for the permission.
+func RequireScope(ctx context.Context, p Permission) (Scope, error) {
+	a, err := RequireActor(ctx)
+	if err != nil {
+		return Scope{}, err
+	}
+	return a.Scope(p), nil
+}

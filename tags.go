@@ -312,11 +312,16 @@ const (
 
 // TagEdit is a stored edit: its request and how its items fared.
 type TagEdit struct {
-	ID            int64
-	CreatedAt     time.Time
-	CreatedBy     string
-	Status        TagEditStatus
-	Request       string // the request as JSON, for people
+	ID        int64
+	CreatedAt time.Time
+	CreatedBy string
+	Status    TagEditStatus
+	Request   string   // the request as JSON, for people; "" when Partial
+	Tenants   []string // the tenants its items are in, sorted
+	// Partial is set on a read by someone who may see only some of
+	// Tenants: the request (which names resources and tags of the others)
+	// is withheld and the counts are of the items they may see.
+	Partial       bool
 	ItemCount     int
 	AppliedCount  int
 	FailedCount   int

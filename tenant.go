@@ -140,21 +140,24 @@ func (c *Credential) AssociatedData() []byte {
 	return []byte("credential:" + c.TenantID + "/" + string(c.Purpose) + "/" + c.ClientID)
 }
 
-// TenantStore keeps connected tenants and their credentials.
+// TenantStore keeps connected tenants and their credentials. Reads take the
+// caller's Scope: a tenant outside it is ENOTFOUND.
 type TenantStore interface {
 	// TenantCreate stores a tenant with its credentials. EINVALID,
 	// ECONFLICT when the tenant is already connected.
 	TenantCreate(ctx context.Context, t *Tenant, creds []*Credential, ev *AuditEvent) error
-	// TenantGet returns a tenant. ENOTFOUND.
-	TenantGet(ctx context.Context, id string) (*Tenant, error)
-	// TenantList returns tenants by name; tenants limits the list unless nil.
-	TenantList(ctx context.Context, tenants []string) ([]*Tenant, error)
+	// TenantGet returns a tenant within the scope. ENOTFOUND.
+	TenantGet(ctx context.Context, scope Scope, id string) (*Tenant, error)
+	// TenantList returns the tenants within the scope, by name.
+	TenantList(ctx context.Context, scope Scope) ([]*Tenant, error)
 	// TenantUpdate saves the tenant's mutable fields. ENOTFOUND.
 	TenantUpdate(ctx context.Context, t *Tenant, ev *AuditEvent) error
-	// CredentialList returns a tenant's credentials, newest first.
-	CredentialList(ctx context.Context, tenantID string) ([]*Credential, error)
-	// CredentialGet returns one credential. ENOTFOUND.
-	CredentialGet(ctx context.Context, id int64) (*Credential, error)
+	// CredentialList returns a tenant's credentials, newest first; none
+	// when the tenant is outside the scope.
+	CredentialList(ctx context.Context, scope Scope, tenantID string) ([]*Credential, error)
+	// CredentialGet returns one credential of a tenant within the scope.
+	// ENOTFOUND.
+	CredentialGet(ctx context.Context, scope Scope, id int64) (*Credential, error)
 	// CredentialCreate adds a credential. EINVALID, ENOTFOUND (tenant).
 	CredentialCreate(ctx context.Context, c *Credential, ev *AuditEvent) error
 	// CredentialUpdate saves status, expiry, sealed blob and key version.

@@ -53,7 +53,10 @@ func (s *Service) sweep(now time.Time) {
 
 // ConsentStart begins admin consent.
 func (s *Service) ConsentStart(ctx context.Context, tenantHint, purpose, redirectURI string) (string, error) {
-	a := actor(ctx)
+	a, err := steward.RequireActor(ctx)
+	if err != nil {
+		return "", err
+	}
 	if purpose != purposeConnect && purpose != purposeRevoke {
 		return "", steward.Errorf(steward.EINVALID, "Consent is for connect or revoke, not %q.", purpose)
 	}
@@ -123,6 +126,13 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		s.auditFailure(ctx, "tenant.consent_failed", p.tenantHint, steward.ErrorMessage(err))
 		return nil, err
 	}
+	// The admin chose the tenant by signing in, which may not be the one
+	// hinted, nor one the Steward user may manage: check the tenant the
+	// consent actually affects before the token is used for anything.
+	if err := s.consentAllowed(ctx, p.tenantHint, tok.TenantID, p.purpose); err != nil {
+		tok = nil
+		return nil, err
+	}
 	subs, owned, err := s.azure.DelegatedSubscriptions(ctx, tok)
 	if err != nil {
 		s.auditFailure(ctx, "tenant.consent_failed", tok.TenantID, steward.ErrorMessage(err))
@@ -137,7 +147,7 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		if !cs.Owner {
 			cs.Reason = tok.UserName + " is not Owner (nor User Access Administrator) of this subscription, so cannot assign roles there."
 		}
-		if known, err := s.store.SubscriptionGet(ctx, cs.ID); err == nil && known.TenantID == tok.TenantID && known.MissingSince.IsZero() {
+		if known, err := s.store.SubscriptionGet(ctx, visible(ctx), cs.ID); err == nil && known.TenantID == tok.TenantID && known.MissingSince.IsZero() {
 			cs.Connected = true
 		}
 		view.Subscriptions = append(view.Subscriptions, cs)
@@ -157,6 +167,31 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		return nil, err
 	}
 	return &view, nil
+}
+
+// consentAllowed checks that the Steward user may manage the tenant the
+// admin consented in (and, when they named a tenant to start with, that it
+// is that one). A refusal is audited on that tenant and nothing is done
+// with the consent: no role is assigned or removed, no tenant recorded.
+func (s *Service) consentAllowed(ctx context.Context, hint, tenantID, purpose string) error {
+	reason := ""
+	switch {
+	case hint != "organizations" && !strings.EqualFold(hint, tenantID):
+		reason = "the admin consented in another tenant than the one named"
+	case !actor(ctx).Can(steward.PermTenantsManage, tenantID):
+		reason = "the Steward user may not manage the tenant the admin consented in"
+	default:
+		return nil
+	}
+	ev := steward.NewAuditEvent(ctx, "tenant.consent_refused", tenantID).WithTenant(tenantID).WithOutcome(steward.OutcomeDenied).
+		With("purpose", purpose).With("reason", reason)
+	if err := s.store.AuditAppend(ctx, ev); err != nil {
+		return err
+	}
+	if hint != "organizations" && !strings.EqualFold(hint, tenantID) {
+		return steward.Errorf(steward.EFORBIDDEN, "The admin signed in to tenant %s, not %s. Nothing was assigned; start again and sign in to the tenant you named.", tenantID, hint)
+	}
+	return steward.Errorf(steward.EFORBIDDEN, "The admin consented in tenant %s, which your roles do not allow you to manage. Nothing was assigned or changed.", tenantID)
 }
 
 func earlier(a, b time.Time) time.Time {
@@ -201,6 +236,11 @@ func (s *Service) ConsentComplete(ctx context.Context, sessionID, tenantName str
 		return nil, nil, err
 	}
 	defer func() { c.tok = nil }()
+	// Grants may have changed since the callback: check again, before the
+	// token assigns or removes anything.
+	if err := s.consentAllowed(ctx, c.view.TenantID, c.view.TenantID, c.view.Purpose); err != nil {
+		return nil, nil, err
+	}
 	if len(subscriptionIDs) == 0 {
 		return nil, nil, steward.Errorf(steward.EINVALID, "Choose at least one subscription.")
 	}
@@ -225,11 +265,11 @@ func (s *Service) ConsentComplete(ctx context.Context, sessionID, tenantName str
 	consenter := "azure:" + c.tok.UserName
 	if c.view.Purpose == purposeRevoke {
 		results := s.removeRoles(ctx, c, sp, subscriptionIDs, consenter)
-		t, _ := s.store.TenantGet(ctx, tenantID)
+		t, _ := s.store.TenantGet(ctx, visible(ctx), tenantID)
 		return t, results, nil
 	}
 
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), tenantID)
 	if steward.ErrorCode(err) == steward.ENOTFOUND {
 		name := strings.TrimSpace(tenantName)
 		if name == "" {

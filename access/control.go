@@ -14,11 +14,8 @@ import (
 
 // SetWriteAccess turns writing on or off at once.
 func (s *Service) SetWriteAccess(ctx context.Context, tenantID string, on bool) (*steward.Tenant, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireManage(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	if on && t.Status != steward.TenantActive {
@@ -51,11 +48,8 @@ var mpnRE = regexp.MustCompile(`^[0-9]{6,10}$`)
 // SetPartnerID links the partner's MPN ID to each of the tenant's Steward
 // identities (Partner Admin Link is per identity), or removes the link.
 func (s *Service) SetPartnerID(ctx context.Context, tenantID, partnerID string) (*steward.Tenant, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireManage(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	partnerID = strings.TrimSpace(partnerID)
@@ -106,11 +100,11 @@ type customRole struct {
 // a custom role for a service principal (or consent), the narrowest
 // built-in roles for Lighthouse, which accepts only built-in roles.
 func (s *Service) LeastPrivilegeRole(ctx context.Context, tenantID string) ([]byte, []string, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermInventoryRead)
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, err := s.store.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.store.SubscriptionList(ctx, visible(ctx), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,7 +143,10 @@ func (s *Service) LeastPrivilegeRole(ctx context.Context, tenantID string) ([]by
 
 // CheckExpiry warns once per threshold about credentials expiring soon.
 func (s *Service) CheckExpiry(ctx context.Context) (int, error) {
-	tenants, err := s.store.TenantList(ctx, nil)
+	if err := requireSystem(ctx); err != nil {
+		return 0, err
+	}
+	tenants, err := s.store.TenantList(ctx, visible(ctx))
 	if err != nil {
 		return 0, err
 	}
@@ -159,7 +156,7 @@ func (s *Service) CheckExpiry(ctx context.Context) (int, error) {
 		if t.Status != steward.TenantActive {
 			continue
 		}
-		creds, err := s.store.CredentialList(ctx, t.ID)
+		creds, err := s.store.CredentialList(ctx, visible(ctx), t.ID)
 		if err != nil {
 			return sent, err
 		}

@@ -127,7 +127,7 @@ func (s *Service) ConnectServicePrincipal(ctx context.Context, in steward.Servic
 			}
 		}
 	}
-	if _, err := s.store.TenantGet(ctx, in.TenantID); err == nil {
+	if _, err := s.store.TenantGet(ctx, visible(ctx), in.TenantID); err == nil {
 		return fail(steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", in.TenantID))
 	}
 	read, err := s.credential(ctx, in.TenantID, steward.CredentialRead, in.Read)
@@ -184,7 +184,7 @@ func (s *Service) ConnectLighthouse(ctx context.Context, managingTenantID, name 
 	if name == "" || len(name) > 200 {
 		return fail(steward.Errorf(steward.EINVALID, "Give the connection a name of 1 to 200 characters."))
 	}
-	if _, err := s.store.TenantGet(ctx, tid); err == nil {
+	if _, err := s.store.TenantGet(ctx, visible(ctx), tid); err == nil {
 		return fail(steward.Errorf(steward.ECONFLICT, "Tenant %s is already connected.", tid))
 	}
 	app := s.azure.AppIdentity(tid)

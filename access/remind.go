@@ -24,7 +24,10 @@ var reminders = []struct {
 // memory: a reminder is due when none was recorded for the tenant within
 // its period, so replicas and restarts send each once.
 func (s *Service) Remind(ctx context.Context) (int, error) {
-	tenants, err := s.store.TenantList(ctx, nil)
+	if err := requireSystem(ctx); err != nil {
+		return 0, err
+	}
+	tenants, err := s.store.TenantList(ctx, visible(ctx))
 	if err != nil {
 		return 0, err
 	}
@@ -48,7 +51,7 @@ func (s *Service) Remind(ctx context.Context) (int, error) {
 			sent++
 		}
 		// Yearly: credentials older than the recommended twelve months.
-		creds, err := s.store.CredentialList(ctx, t.ID)
+		creds, err := s.store.CredentialList(ctx, visible(ctx), t.ID)
 		if err != nil {
 			return sent, err
 		}
@@ -79,7 +82,7 @@ func (s *Service) due(ctx context.Context, t *steward.Tenant, action string, sin
 	if t.CreatedAt.After(since) {
 		return false, nil // a tenant connected within the period needs no reminder yet
 	}
-	evs, _, err := s.store.AuditList(ctx, steward.AuditFilter{Action: action, TenantID: t.ID, From: since, Limit: 1})
+	evs, _, err := s.store.AuditList(ctx, steward.ScopeFor(ctx, steward.PermAuditRead), steward.AuditFilter{Action: action, TenantID: t.ID, From: since, Limit: 1})
 	return len(evs) == 0, err
 }
 

@@ -16,12 +16,9 @@ import (
 // do there, its credentials' age and expiry, the last validation, who wrote
 // through Steward (its audit log) and who wrote in Azure (the activity log).
 func (s *Service) Review(ctx context.Context, tenantID string, from, to time.Time) (*steward.ReviewReport, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermAuditRead)
 	if err != nil {
 		return nil, err
-	}
-	if !actor(ctx).Can(steward.PermAuditRead, t.ID) {
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Security reviews need the auditor or admin role for this tenant.")
 	}
 	now := s.now()
 	if to.IsZero() {
@@ -31,7 +28,7 @@ func (s *Service) Review(ctx context.Context, tenantID string, from, to time.Tim
 		from = to.AddDate(0, -1, 0)
 	}
 	r := &steward.ReviewReport{Tenant: t, GeneratedAt: now, From: from, To: to}
-	if r.Credentials, err = s.store.CredentialList(ctx, t.ID); err != nil {
+	if r.Credentials, err = s.store.CredentialList(ctx, visible(ctx), t.ID); err != nil {
 		return nil, err
 	}
 	if t.Validation != "" {
@@ -43,7 +40,7 @@ func (s *Service) Review(ctx context.Context, tenantID string, from, to time.Tim
 	writes := map[string]int{}
 	f := steward.AuditFilter{TenantID: t.ID, From: from, To: to, Limit: 1000}
 	for {
-		evs, next, err := s.store.AuditList(ctx, f)
+		evs, next, err := s.store.AuditList(ctx, steward.ScopeFor(ctx, steward.PermAuditRead), f)
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +77,7 @@ func (s *Service) azureWrites(ctx context.Context, t *steward.Tenant, since time
 	if err != nil || len(ids) == 0 {
 		return nil
 	}
-	subs, err := s.store.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.store.SubscriptionList(ctx, visible(ctx), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return nil
 	}

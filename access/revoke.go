@@ -13,11 +13,8 @@ import (
 // fresh consent, or by the customer), Steward checks with its own tokens
 // that nothing is granted any more and marks the tenant revoked-verified.
 func (s *Service) Revoke(ctx context.Context, tenantID string, method steward.RevocationMethod) (*steward.RevocationProof, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireManage(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	proof := &steward.RevocationProof{CheckedAt: s.now()}
@@ -37,7 +34,7 @@ func (s *Service) Revoke(ctx context.Context, tenantID string, method steward.Re
 	if err != nil {
 		return nil, err
 	}
-	subs, err := s.store.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.store.SubscriptionList(ctx, visible(ctx), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +102,7 @@ func (s *Service) Revoke(ctx context.Context, tenantID string, method steward.Re
 // RevocationCommands are the Azure CLI commands a customer runs to remove
 // Steward's access without Steward's help.
 func (s *Service) RevocationCommands(ctx context.Context, tenantID string, method steward.RevocationMethod) ([]string, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +110,7 @@ func (s *Service) RevocationCommands(ctx context.Context, tenantID string, metho
 	if err != nil {
 		return nil, err
 	}
-	subs, err := s.store.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.store.SubscriptionList(ctx, visible(ctx), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return nil, err
 	}

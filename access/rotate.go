@@ -14,7 +14,11 @@ import (
 // adds the new secret itself through Graph when its identity may manage its
 // own app; otherwise the person is told to create one and enter it.
 func (s *Service) RotateCredential(ctx context.Context, credentialID int64, replacement *steward.CredentialInput) (*steward.Credential, error) {
-	old, err := s.store.CredentialGet(ctx, credentialID)
+	sc, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	old, err := s.store.CredentialGet(ctx, sc, credentialID)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +28,7 @@ func (s *Service) RotateCredential(ctx context.Context, credentialID int64, repl
 	if old.Status != steward.CredentialActive {
 		return nil, steward.Errorf(steward.ECONFLICT, "Only an active credential can be rotated; this one is %s.", old.Status)
 	}
-	t, err := s.store.TenantGet(ctx, old.TenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), old.TenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func TestConnectServicePrincipalValidatesLeastPrivilege(t *testing.T) {
 		if err == nil || strings.Contains(steward.ErrorMessage(err), "not-the-secret") {
 			t.Fatalf("wrong secret: %v", err)
 		}
-		if ts, _ := db.TenantList(ctx, nil); len(ts) != 1 {
+		if ts, _ := db.TenantList(ctx, everything); len(ts) != 1 {
 			t.Fatalf("%d tenants after a refused connection", len(ts))
 		}
 	})
@@ -187,7 +187,7 @@ func TestConsentAssignsLeastPrivilegeAndDropsTheToken(t *testing.T) {
 			t.Fatalf("consent session after completion: %v", err)
 		}
 		// Each assignment is audited with the consenting user as actor.
-		evs, _, err := db.AuditList(ctx, steward.AuditFilter{TenantID: tenant.ID, Limit: 100})
+		evs, _, err := db.AuditList(ctx, everything, steward.AuditFilter{TenantID: tenant.ID, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestDeclinedConsentLeavesNothing(t *testing.T) {
 	if steward.ErrorCode(err) != steward.EFORBIDDEN {
 		t.Fatalf("declined consent: %v", err)
 	}
-	if ts, _ := db.TenantList(ctx, nil); len(ts) != 0 {
+	if ts, _ := db.TenantList(ctx, everything); len(ts) != 0 {
 		t.Fatalf("declined consent stored %d tenants", len(ts))
 	}
 	// The answer cannot be replayed.
@@ -249,7 +249,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Inventory.RunSync(ctx, runs[0].ID); err != nil {
+	if err := svc.Inventory.RunSync(steward.NewSystemContext(ctx), runs[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	// A wrong secret's error names no secret either.
@@ -284,7 +284,7 @@ func TestRevokeWriteOffAndRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := db.CredentialList(ctx, tenant.ID)
+	creds, err := db.CredentialList(ctx, everything, tenant.ID)
 	if err != nil || len(creds) != 1 {
 		t.Fatalf("credentials: %v, %v", creds, err)
 	}
@@ -298,7 +298,7 @@ func TestRevokeWriteOffAndRotate(t *testing.T) {
 	if fresh.Status != steward.CredentialActive || fresh.Kind != steward.CredentialCertificate {
 		t.Fatalf("after rotation: %+v", fresh)
 	}
-	old, err := db.CredentialGet(ctx, creds[0].ID)
+	old, err := db.CredentialGet(ctx, everything, creds[0].ID)
 	if err != nil || old.Status == steward.CredentialActive {
 		t.Fatalf("old credential after rotation: %+v, %v", old, err)
 	}
@@ -311,7 +311,7 @@ func TestRevokeWriteOffAndRotate(t *testing.T) {
 	if err != nil || !proof.Verified {
 		t.Fatalf("write-off proof: %+v, %v", proof, err)
 	}
-	got, err := db.TenantGet(ctx, tenant.ID)
+	got, err := db.TenantGet(ctx, everything, tenant.ID)
 	if err != nil || got.WriteEnabled {
 		t.Fatalf("tenant after write-off: %+v, %v", got, err)
 	}
@@ -391,10 +391,10 @@ func TestExpiryWarningsAndReminders(t *testing.T) {
 		mu.Lock()
 		now = now.AddDate(0, 0, days)
 		mu.Unlock()
-		if _, err := acc.CheckExpiry(ctx); err != nil {
+		if _, err := acc.CheckExpiry(steward.NewSystemContext(ctx)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := acc.Remind(ctx); err != nil {
+		if _, err := acc.Remind(steward.NewSystemContext(ctx)); err != nil {
 			t.Fatal(err)
 		}
 		k := got()
@@ -439,10 +439,10 @@ func TestBadConnectionsAreAuditedAndLeaveNothing(t *testing.T) {
 			t.Errorf("%s: %v (code %s)", c.name, err, steward.ErrorCode(err))
 		}
 	}
-	if ts, _ := db.TenantList(ctx, nil); len(ts) != 0 {
+	if ts, _ := db.TenantList(ctx, everything); len(ts) != 0 {
 		t.Fatalf("%d tenants stored", len(ts))
 	}
-	evs, _, err := db.AuditList(ctx, steward.AuditFilter{Action: "tenant.connect", Limit: 10})
+	evs, _, err := db.AuditList(ctx, everything, steward.AuditFilter{Action: "tenant.connect", Limit: 10})
 	if err != nil || len(evs) != len(cases) {
 		t.Fatalf("%d audited attempts for %d, %v", len(evs), len(cases), err)
 	}
@@ -501,7 +501,7 @@ func TestRevokeRolesWithProof(t *testing.T) {
 	if err != nil || !proof.Verified {
 		t.Fatalf("proof after removing roles: %+v, %v", proof, err)
 	}
-	got, err := db.TenantGet(ctx, tenant.ID)
+	got, err := db.TenantGet(ctx, everything, tenant.ID)
 	if err != nil || got.Status != steward.TenantRevokedVerified || got.WriteEnabled {
 		t.Fatalf("tenant after revocation: %+v, %v", got, err)
 	}
@@ -530,7 +530,7 @@ func TestPartnerAdminLink(t *testing.T) {
 			t.Fatalf("Azure's link: %+v, %v", link, err)
 		}
 	}
-	evs, _, _ := db.AuditList(ctx, steward.AuditFilter{Action: "tenant.partner_link", Limit: 10})
+	evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{Action: "tenant.partner_link", Limit: 10})
 	if len(evs) < 2 {
 		t.Fatalf("%d partner link events", len(evs))
 	}
@@ -586,7 +586,7 @@ func TestRotateThroughGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, _ := db.CredentialList(ctx, tenant.ID)
+	creds, _ := db.CredentialList(ctx, everything, tenant.ID)
 	fresh, err := svc.Access.RotateCredential(ctx, creds[0].ID, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -627,7 +627,11 @@ func TestRevokeByDeletingTheApp(t *testing.T) {
 	if err != nil || !proof.Verified {
 		t.Fatalf("proof after deleting the app: %+v, %v", proof, err)
 	}
-	if got, _ := db.TenantGet(ctx, tenant.ID); got.Status != steward.TenantRevokedVerified {
+	if got, _ := db.TenantGet(ctx, everything, tenant.ID); got.Status != steward.TenantRevokedVerified {
 		t.Fatalf("tenant %+v", got)
 	}
 }
+
+// everything is the scope of Steward's own jobs, for tests that read the
+// store directly to check what a service did.
+var everything = steward.SystemActor.Scope(steward.PermInventoryRead)

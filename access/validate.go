@@ -77,7 +77,7 @@ func narrowest(action string) string {
 // identities returns the tenant's active identities by purpose. With one
 // credential it serves both purposes ("same credentials").
 func (s *Service) identities(ctx context.Context, t *steward.Tenant) (map[steward.CredentialPurpose]*steward.Credential, error) {
-	creds, err := s.store.CredentialList(ctx, t.ID)
+	creds, err := s.store.CredentialList(ctx, visible(ctx), t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +139,8 @@ func (s *Service) tenantIdentities(ctx context.Context, t *steward.Tenant) ([]pu
 // Validate checks a tenant's identities and compares each subscription's
 // effective permissions with what its level needs.
 func (s *Service) Validate(ctx context.Context, tenantID string) (*steward.ValidationReport, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireManage(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	ids, same, err := s.tenantIdentities(ctx, t)
@@ -151,7 +148,7 @@ func (s *Service) Validate(ctx context.Context, tenantID string) (*steward.Valid
 		return nil, err
 	}
 	rep := &steward.ValidationReport{CheckedAt: s.now()}
-	subs, err := s.store.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.store.SubscriptionList(ctx, visible(ctx), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return nil, err
 	}

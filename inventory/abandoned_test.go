@@ -40,21 +40,21 @@ func TestSyncTakesOverARunWhoseProcessDied(t *testing.T) {
 		if err != nil || next.ID == dead.ID {
 			t.Fatalf("Sync now a lease later = %+v, %v; want a new run", next, err)
 		}
-		if err := fw.inv.RunSync(fw.ctx, next.ID); err != nil {
+		if err := fw.inv.RunSync(steward.NewSystemContext(fw.ctx), next.ID); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.SyncRunGet(fw.ctx, next.ID); got.Status != steward.SyncSucceeded || got.Seen != len(fw.azureResources(t, sub)) {
+		if got, _ := db.SyncRunGet(fw.ctx, everything, next.ID); got.Status != steward.SyncSucceeded || got.Seen != len(fw.azureResources(t, sub)) {
 			t.Fatalf("the run that took over: %+v", got)
 		}
 		want := "Steward stopped during this sync"
-		if got, _ := db.SyncRunGet(fw.ctx, dead.ID); got.Status != steward.SyncCanceled || !strings.HasPrefix(got.Error, want) {
+		if got, _ := db.SyncRunGet(fw.ctx, everything, dead.ID); got.Status != steward.SyncCanceled || !strings.HasPrefix(got.Error, want) {
 			t.Fatalf("the dead run: %+v; want canceled, %q", got, want)
 		}
 
-		if err := fw.inv.RunSync(fw.ctx, dead.ID); err != nil {
+		if err := fw.inv.RunSync(steward.NewSystemContext(fw.ctx), dead.ID); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.SyncRunGet(fw.ctx, dead.ID); got.Status != steward.SyncCanceled {
+		if got, _ := db.SyncRunGet(fw.ctx, everything, dead.ID); got.Status != steward.SyncCanceled {
 			t.Fatalf("the dead run's rescued job ran it: %+v", got)
 		}
 	})
@@ -78,13 +78,13 @@ func TestSyncHeartbeatOutlastsTheLease(t *testing.T) {
 	var took time.Duration
 	wg.Go(func() {
 		start := time.Now()
-		syncErr = fw.inv.RunSync(fw.ctx, run.ID)
+		syncErr = fw.inv.RunSync(steward.NewSystemContext(fw.ctx), run.ID)
 		took = time.Since(start)
 	})
 	asked := 0
 	for done := false; !done; {
 		time.Sleep(lease / 2)
-		got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+		got, err := fw.db.SyncRunGet(fw.ctx, everything, run.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestSyncHeartbeatOutlastsTheLease(t *testing.T) {
 	if took < 2*lease || asked < 3 {
 		t.Fatalf("the sync took %s and was asked about %d times; the test needs one of several leases", took, asked)
 	}
-	if got, _ := fw.db.SyncRunGet(fw.ctx, run.ID); got.Status != steward.SyncSucceeded {
+	if got, _ := fw.db.SyncRunGet(fw.ctx, everything, run.ID); got.Status != steward.SyncSucceeded {
 		t.Fatalf("run: %+v", got)
 	}
 }
@@ -127,7 +127,7 @@ func TestSyncNotQueuedDoesNotHoldItsSubscription(t *testing.T) {
 	if _, err := w.inv.SyncNow(w.ctx, sub); err == nil {
 		t.Fatal("Sync now succeeded without queueing its job")
 	}
-	runs, err := w.db.SyncRunList(w.ctx, sub, 1)
+	runs, err := w.db.SyncRunList(w.ctx, everything, sub, 1)
 	if err != nil || len(runs) != 1 || runs[0].Status != steward.SyncFailed || runs[0].Error == "" {
 		t.Fatalf("the run not queued: %+v, %v", runs, err)
 	}
@@ -158,7 +158,7 @@ func TestSyncNowQueuesALostJob(t *testing.T) {
 		}
 	}
 	eventually(t, "the run synced", func() bool {
-		got, err := w.db.SyncRunGet(w.ctx, lost.ID)
+		got, err := w.db.SyncRunGet(w.ctx, everything, lost.ID)
 		return err == nil && got.Status == steward.SyncSucceeded
 	})
 	var n int

@@ -121,9 +121,9 @@ func (e *estate) syncAll(tb testing.TB) []*steward.SyncRun {
 			for j := range ch {
 				var err error
 				if j.graph {
-					err = e.svc.Inventory.RunGraphSync(e.ctx, j.tenant, j.runs)
+					err = e.svc.Inventory.RunGraphSync(steward.NewSystemContext(e.ctx), j.tenant, j.runs)
 				} else {
-					err = e.svc.Inventory.RunSync(e.ctx, j.runs[0])
+					err = e.svc.Inventory.RunSync(steward.NewSystemContext(e.ctx), j.runs[0])
 				}
 				if err != nil {
 					failed.Store(err)
@@ -141,7 +141,7 @@ func (e *estate) syncAll(tb testing.TB) []*steward.SyncRun {
 	}
 	out := make([]*steward.SyncRun, len(all))
 	for i, id := range all {
-		r, err := e.db.SyncRunGet(e.ctx, id)
+		r, err := e.db.SyncRunGet(e.ctx, everything, id)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func (e *estate) resources(tb testing.TB, f steward.ResourceFilter) []*steward.R
 	var all []*steward.Resource
 	f.Limit = 1000
 	for {
-		rs, next, err := e.db.ResourceList(e.ctx, f)
+		rs, next, err := e.db.ResourceList(e.ctx, everything, f)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func BenchmarkSyncMedium(b *testing.B) {
 func (e *estate) changeOnePercent(tb testing.TB, value string) int {
 	tb.Helper()
 	rs := e.resources(tb, steward.ResourceFilter{})
-	subs, err := e.db.SubscriptionList(e.ctx, steward.SubscriptionFilter{})
+	subs, err := e.db.SubscriptionList(e.ctx, everything, steward.SubscriptionFilter{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func BenchmarkWriteBackThrottled(b *testing.B) {
 				client, count := stewardtest.CountingClient(emu.Conn)
 				e := connect(b, engine, emu, azure.Config{HTTPClient: client}, "Fabrikam", "Tailspin Toys")
 				e.syncAll(b)
-				subs, err := e.db.SubscriptionList(e.ctx, steward.SubscriptionFilter{})
+				subs, err := e.db.SubscriptionList(e.ctx, everything, steward.SubscriptionFilter{})
 				if err != nil || len(subs) != subsWanted {
 					b.Fatalf("%d subscriptions, %v", len(subs), err)
 				}
@@ -399,7 +399,7 @@ func BenchmarkWriteBackThrottled(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if err := e.svc.Inventory.ApplyTagEdits(e.ctx, s.ID); err != nil {
+						if err := e.svc.Inventory.ApplyTagEdits(steward.NewSystemContext(e.ctx), s.ID); err != nil {
 							b.Errorf("write-back of %s: %v", s.ID, err)
 						}
 					}()
@@ -407,7 +407,7 @@ func BenchmarkWriteBackThrottled(b *testing.B) {
 				wg.Wait()
 				took += time.Since(start)
 				b.StopTimer()
-				got, err := e.db.TagEditGet(e.ctx, edit.ID)
+				got, err := e.db.TagEditGet(e.ctx, everything, edit.ID)
 				if err != nil || got.AppliedCount != len(ids) {
 					b.Fatalf("edit after write-back: %+v, %v", got, err)
 				}
@@ -565,29 +565,35 @@ func BenchmarkListMillion(b *testing.B) {
 			ctx := context.Background()
 			sub := listGUID('5', 3*1000+7)
 			// A cursor halfway through the prod resources, for a later page.
-			mid, _, err := db.ResourceList(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}, After: 500_000, Limit: 1})
+			mid, _, err := db.ResourceList(ctx, everything, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}, After: 500_000, Limit: 1})
 			if err != nil || len(mid) == 0 {
 				b.Fatalf("cursor: %v", err)
 			}
+			tenantE := storetest.Scope(listGUID('e', 4))
 			kinds := []struct {
-				name string
-				f    steward.ResourceFilter
+				name  string
+				f     steward.ResourceFilter
+				scope *steward.Scope // nil: everything
 			}{
-				{"all", steward.ResourceFilter{}},
-				{"tag-env=prod", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}}},
-				{"tag-env=prod-later-page", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}, After: mid[0].PK}},
-				{"tag-owner=owner-042", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "owner-042"}}}},
-				{"tag-compliance=pci", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "compliance", Value: "pci"}}}},
-				{"tag-app-any", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "app", AnyValue: true}}}},
-				{"two-tags", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}, {Key: "costcenter", Value: "cc-07"}}}},
-				{"untagged-owner", steward.ResourceFilter{Untagged: "owner"}},
-				{"subscription+tag", steward.ResourceFilter{SubscriptionID: sub, Tags: []steward.TagMatch{{Key: "env", Value: "dev"}}}},
-				{"scoped-tenant+tag", steward.ResourceFilter{Scoped: true, Tenants: []string{listGUID('e', 4)}, Tags: []steward.TagMatch{{Key: "owner", Value: "owner-042"}}}},
-				{"scoped-tenant+rare-tag", steward.ResourceFilter{Scoped: true, Tenants: []string{listGUID('e', 4)}, Tags: []steward.TagMatch{{Key: "compliance", Value: "pci"}}}},
+				{"all", steward.ResourceFilter{}, nil},
+				{"tag-env=prod", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}}, nil},
+				{"tag-env=prod-later-page", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}, After: mid[0].PK}, nil},
+				{"tag-owner=owner-042", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "owner-042"}}}, nil},
+				{"tag-compliance=pci", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "compliance", Value: "pci"}}}, nil},
+				{"tag-app-any", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "app", AnyValue: true}}}, nil},
+				{"two-tags", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}, {Key: "costcenter", Value: "cc-07"}}}, nil},
+				{"untagged-owner", steward.ResourceFilter{Untagged: "owner"}, nil},
+				{"subscription+tag", steward.ResourceFilter{SubscriptionID: sub, Tags: []steward.TagMatch{{Key: "env", Value: "dev"}}}, nil},
+				{"scoped-tenant+tag", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "owner-042"}}}, &tenantE},
+				{"scoped-tenant+rare-tag", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "compliance", Value: "pci"}}}, &tenantE},
 			}
-			for _, k := range kinds {
+			for i := range kinds {
+				k := &kinds[i]
 				k.f.Limit = 50
-				if _, _, err := db.ResourceList(ctx, k.f); err != nil { // warm up, and check it works
+				if k.scope == nil {
+					k.scope = &everything
+				}
+				if _, _, err := db.ResourceList(ctx, *k.scope, k.f); err != nil { // warm up, and check it works
 					b.Fatalf("%s: %v", k.name, err)
 				}
 			}
@@ -596,7 +602,7 @@ func BenchmarkListMillion(b *testing.B) {
 				b.Run(k.name, func(b *testing.B) {
 					var lat []time.Duration
 					for range b.N {
-						lat = append(lat, listConcurrently(b, db, k.f)...)
+						lat = append(lat, listConcurrently(b, db, *k.scope, k.f)...)
 					}
 					overall = append(overall, lat...)
 					reportLatency(b, lat)
@@ -609,7 +615,7 @@ func BenchmarkListMillion(b *testing.B) {
 
 // listConcurrently runs listClients clients, each listing
 // listQueriesPerClient times, and returns every latency.
-func listConcurrently(b *testing.B, db *store.DB, f steward.ResourceFilter) []time.Duration {
+func listConcurrently(b *testing.B, db *store.DB, scope steward.Scope, f steward.ResourceFilter) []time.Duration {
 	ctx := context.Background()
 	lat := make([][]time.Duration, listClients)
 	var wg sync.WaitGroup
@@ -619,7 +625,7 @@ func listConcurrently(b *testing.B, db *store.DB, f steward.ResourceFilter) []ti
 			defer wg.Done()
 			for range listQueriesPerClient {
 				start := time.Now()
-				rs, _, err := db.ResourceList(ctx, f)
+				rs, _, err := db.ResourceList(ctx, scope, f)
 				lat[c] = append(lat[c], time.Since(start))
 				if err != nil {
 					b.Error(err)

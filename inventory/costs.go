@@ -18,14 +18,17 @@ const costBatch = 2000
 // tags as Steward knows them when the row is fetched, so a report by tag
 // shows the tags a day's cost was spent under.
 func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error {
-	sub, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	if err := requireSystem(ctx); err != nil {
+		return err
+	}
+	sub, err := s.store.SubscriptionGet(ctx, visible(ctx), subscriptionID)
 	if err != nil {
 		return err
 	}
 	if !sub.SyncLevel.SyncsResources() {
 		return nil
 	}
-	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), sub.TenantID)
 	if err != nil {
 		return err
 	}
@@ -83,7 +86,7 @@ func (s *Service) tagsBySubscription(ctx context.Context, sub *steward.Subscript
 	out := map[string]map[string]string{}
 	f := steward.ResourceFilter{SubscriptionID: sub.ID, Limit: 1000}
 	for {
-		rs, next, err := s.store.ResourceList(ctx, f)
+		rs, next, err := s.store.ResourceList(ctx, visible(ctx), f)
 		if err != nil {
 			return nil, err
 		}

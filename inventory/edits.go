@@ -26,17 +26,16 @@ type target struct {
 // targets resolves the request's resources: listed IDs (every one must be
 // known) or every resource the filter matches within the caller's scope.
 func (s *Service) targets(ctx context.Context, req *steward.TagEditRequest) ([]target, error) {
-	actor := steward.ActorFromContext(ctx)
+	sc, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var rs []*steward.Resource
 	if req.Filter != nil {
 		f := *req.Filter
-		if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
-			tenants := sc.Tenants()
-			f.Scoped, f.Tenants = true, tenants
-		}
 		f.Limit, f.After = 1000, 0
 		for {
-			page, next, err := s.store.ResourceList(ctx, f)
+			page, next, err := s.store.ResourceList(ctx, sc, f)
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +59,7 @@ func (s *Service) targets(ctx context.Context, req *steward.TagEditRequest) ([]t
 				continue
 			}
 			seen[steward.ResourceKey(id)] = true
-			r, err := s.store.ResourceGet(ctx, id)
+			r, err := s.store.ResourceGet(ctx, sc, id)
 			if steward.ErrorCode(err) == steward.ENOTFOUND {
 				unknown = append(unknown, id)
 				continue
@@ -80,7 +79,7 @@ func (s *Service) targets(ctx context.Context, req *steward.TagEditRequest) ([]t
 		sub, ok := subs[r.SubscriptionID]
 		if !ok {
 			var err error
-			if sub, err = s.store.SubscriptionGet(ctx, r.SubscriptionID); err != nil {
+			if sub, err = s.store.SubscriptionGet(ctx, sc, r.SubscriptionID); err != nil {
 				return nil, err
 			}
 			subs[r.SubscriptionID] = sub
@@ -88,14 +87,10 @@ func (s *Service) targets(ctx context.Context, req *steward.TagEditRequest) ([]t
 		t, ok := tenants[sub.TenantID]
 		if !ok {
 			var err error
-			if t, err = s.store.TenantGet(ctx, sub.TenantID); err != nil {
+			if t, err = s.store.TenantGet(ctx, sc, sub.TenantID); err != nil {
 				return nil, err
 			}
 			tenants[sub.TenantID] = t
-		}
-		if !actor.Can(steward.PermInventoryRead, t.ID) {
-			// Not the caller's to see: as good as unknown.
-			return nil, steward.Errorf(steward.ENOTFOUND, "Steward knows no resource %s.", r.ID)
 		}
 		out = append(out, target{res: r, sub: sub, ten: t})
 	}
@@ -190,7 +185,7 @@ func (s *Service) SubmitTagEdit(ctx context.Context, req *steward.TagEditRequest
 	subs := map[string]bool{}
 	tenants := map[string]bool{}
 	for _, p := range preview.Changed {
-		sub, err := s.store.SubscriptionGet(ctx, p.Resource.SubscriptionID)
+		sub, err := s.store.SubscriptionGet(ctx, visible(ctx), p.Resource.SubscriptionID)
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +244,11 @@ func (s *Service) enqueueWriteBack(ctx context.Context, subscriptionID string) {
 
 // ResolveConflict settles an item in conflict.
 func (s *Service) ResolveConflict(ctx context.Context, itemID int64, keepAzure bool) error {
-	item, err := s.store.TagEditItemGet(ctx, itemID)
+	sc, err := readScope(ctx)
+	if err != nil {
+		return err
+	}
+	item, err := s.store.TagEditItemGet(ctx, sc, itemID)
 	if err != nil {
 		return err
 	}
@@ -287,13 +286,9 @@ func (s *Service) SetSyncLevel(ctx context.Context, subscriptionID string, level
 	if !level.Valid() {
 		return nil, steward.Errorf(steward.EINVALID, "Unknown sync level %q; levels are no-resources, no-tags, read-tags and read-write-tags.", level)
 	}
-	old, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	old, err := s.subscriptionFor(ctx, subscriptionID, steward.PermTenantsManage, "changing sync levels")
 	if err != nil {
 		return nil, err
-	}
-	actor := steward.ActorFromContext(ctx)
-	if !actor.Can(steward.PermTenantsManage, old.TenantID) {
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow changing sync levels in this tenant.")
 	}
 	if old.SyncLevel == level {
 		return old, nil
@@ -311,7 +306,7 @@ func (s *Service) SetSyncLevel(ctx context.Context, subscriptionID string, level
 		}
 	}
 	if level.WritesTags() {
-		if t, err := s.store.TenantGet(ctx, sub.TenantID); err == nil && t.WriteEnabled {
+		if t, err := s.store.TenantGet(ctx, visible(ctx), sub.TenantID); err == nil && t.WriteEnabled {
 			if n, err := s.store.TagEditHold(ctx, t.ID, sub.ID, false); err == nil && n > 0 {
 				s.enqueueWriteBack(ctx, sub.ID)
 			}

@@ -245,7 +245,7 @@ func TestSyncRidesThroughTransientFaults(t *testing.T) {
 			})
 			fw.setFaults(t, emulator.Faults{Script: []emulator.FaultKind{emulator.FaultNone, emulator.FaultNone, kind, kind}, PathContains: "/resources"})
 			start := time.Now()
-			err = fw.inv.RunSync(fw.ctx, run.ID)
+			err = fw.inv.RunSync(steward.NewSystemContext(fw.ctx), run.ID)
 			took := time.Since(start)
 			fw.wire.unwatch()
 			fw.setFaults(t, emulator.Faults{})
@@ -255,7 +255,7 @@ func TestSyncRidesThroughTransientFaults(t *testing.T) {
 			if kind != emulator.FaultSlow && faulted.Load() != 2 {
 				t.Errorf("the connector saw %d faulted pages, want 2", faulted.Load())
 			}
-			got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+			got, err := fw.db.SyncRunGet(fw.ctx, everything, run.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -313,7 +313,7 @@ func TestSyncStoppedMidwayKeepsLastGoodStateAndResumes(t *testing.T) {
 					script = append(script, kind)
 				}
 				fw.setFaults(t, emulator.Faults{Script: script, PathContains: "/resources"})
-				err = fw.inv.RunSync(ctx, run.ID)
+				err = fw.inv.RunSync(steward.NewSystemContext(ctx), run.ID)
 				fw.wire.unwatch()
 				fw.setFaults(t, emulator.Faults{})
 				if err == nil {
@@ -321,7 +321,7 @@ func TestSyncStoppedMidwayKeepsLastGoodStateAndResumes(t *testing.T) {
 				}
 
 				// The run says where it stopped.
-				got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+				got, err := fw.db.SyncRunGet(fw.ctx, everything, run.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -364,7 +364,7 @@ func TestSyncStoppedMidwayKeepsLastGoodStateAndResumes(t *testing.T) {
 						listings.Add(1)
 					}
 				})
-				err = fw.inv.RunSync(fw.ctx, run.ID)
+				err = fw.inv.RunSync(steward.NewSystemContext(fw.ctx), run.ID)
 				fw.wire.unwatch()
 				if err != nil {
 					t.Fatalf("resumed sync: %v", err)
@@ -372,7 +372,7 @@ func TestSyncStoppedMidwayKeepsLastGoodStateAndResumes(t *testing.T) {
 				if n := int(listings.Load()); n != len(pages)-2 {
 					t.Errorf("the resumed sync read %d pages, want the %d it had not", n, len(pages)-2)
 				}
-				if got, err = fw.db.SyncRunGet(fw.ctx, run.ID); err != nil {
+				if got, err = fw.db.SyncRunGet(fw.ctx, everything, run.ID); err != nil {
 					t.Fatal(err)
 				}
 				if got.Status != steward.SyncSucceeded || got.Pages != len(pages) || got.Seen != 60 || got.Written != len(pages) || got.Deleted != 0 || got.Resume != "" {
@@ -385,10 +385,10 @@ func TestSyncStoppedMidwayKeepsLastGoodStateAndResumes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := fw.inv.RunSync(fw.ctx, again.ID); err != nil {
+				if err := fw.inv.RunSync(steward.NewSystemContext(fw.ctx), again.ID); err != nil {
 					t.Fatal(err)
 				}
-				if got, _ := fw.db.SyncRunGet(fw.ctx, again.ID); got.Status != steward.SyncSucceeded || got.Written != 0 || got.Deleted != 0 {
+				if got, _ := fw.db.SyncRunGet(fw.ctx, everything, again.ID); got.Status != steward.SyncSucceeded || got.Written != 0 || got.Deleted != 0 {
 					t.Fatalf("the next run: %+v", got)
 				}
 				fw.sameAsAzure(t, sub)
@@ -421,12 +421,12 @@ func TestThrottledSyncWaitsAndSucceeds(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	err = fw.inv.RunSync(fw.ctx, run.ID)
+	err = fw.inv.RunSync(steward.NewSystemContext(fw.ctx), run.ID)
 	fw.wire.unwatch()
 	if err != nil {
 		t.Fatalf("a throttled sync failed: %v", err)
 	}
-	got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+	got, err := fw.db.SyncRunGet(fw.ctx, everything, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,11 +458,11 @@ func TestTagWriteLandedButAnswerLost(t *testing.T) {
 	}
 	// The item's read goes through; its PATCH lands, and its answer breaks.
 	fw.setFaults(t, emulator.Faults{Script: []emulator.FaultKind{emulator.FaultNone, emulator.FaultTruncate}, PathContains: "/providers/microsoft.resources/tags/"})
-	if err := fw.inv.ApplyTagEdits(fw.ctx, sub); err != nil {
+	if err := fw.inv.ApplyTagEdits(steward.NewSystemContext(fw.ctx), sub); err != nil {
 		t.Fatal(err)
 	}
 	fw.setFaults(t, emulator.Faults{})
-	items, err := fw.db.TagEditItems(fw.ctx, edit.ID, "", 0, 10)
+	items, err := fw.db.TagEditItems(fw.ctx, everything, edit.ID, "", 0, 10)
 	if err != nil || len(items) != 1 {
 		t.Fatalf("items: %v, %v", items, err)
 	}
@@ -479,16 +479,16 @@ func TestTagWriteLandedButAnswerLost(t *testing.T) {
 
 	// Past the retry's backoff, the item is applied without a second write.
 	fw.clock.Skip(time.Hour)
-	if err := fw.inv.ApplyTagEdits(fw.ctx, sub); err != nil {
+	if err := fw.inv.ApplyTagEdits(steward.NewSystemContext(fw.ctx), sub); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := fw.db.TagEditGet(fw.ctx, edit.ID); err != nil || got.AppliedCount != 1 || got.Status != steward.EditDone {
+	if got, err := fw.db.TagEditGet(fw.ctx, everything, edit.ID); err != nil || got.AppliedCount != 1 || got.Status != steward.EditDone {
 		t.Fatalf("edit after the retry: %+v, %v", got, err)
 	}
 	if writes := fw.tagWrites(t, sub, since); writes[strings.ToLower(res.ID)] != 1 || len(writes) != 1 {
 		t.Fatalf("tag writes after the retry: %v, want exactly one on %s", writes, res.ID)
 	}
-	evs, _, err := fw.db.AuditList(fw.ctx, steward.AuditFilter{Action: "tags.write", Limit: 10})
+	evs, _, err := fw.db.AuditList(fw.ctx, everything, steward.AuditFilter{Action: "tags.write", Limit: 10})
 	if err != nil || len(evs) != 1 || evs[0].Details["note"] != "already in Azure" {
 		t.Fatalf("write events: %+v, %v", evs, err)
 	}
@@ -619,7 +619,7 @@ func TestThrottlingStormBeyondRetriesNeverFailsSync(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	err = fw.inv.RunSync(fw.ctx, run.ID)
+	err = fw.inv.RunSync(steward.NewSystemContext(fw.ctx), run.ID)
 	fw.wire.unwatch()
 	mu.Lock()
 	if thaw != nil {
@@ -638,7 +638,7 @@ func TestThrottlingStormBeyondRetriesNeverFailsSync(t *testing.T) {
 	if most < 10 {
 		t.Fatalf("no call met more 429s (%d) than the connector's 1+8 tries: the test proves nothing", most)
 	}
-	got, err := fw.db.SyncRunGet(fw.ctx, run.ID)
+	got, err := fw.db.SyncRunGet(fw.ctx, everything, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

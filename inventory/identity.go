@@ -18,7 +18,7 @@ func (s *Service) identity(ctx context.Context, t *steward.Tenant, purpose stewa
 	if t.UsesAppIdentity() {
 		return s.azure.AppIdentity(t.ID), nil
 	}
-	creds, err := s.store.CredentialList(ctx, t.ID)
+	creds, err := s.store.CredentialList(ctx, visible(ctx), t.ID)
 	if err != nil {
 		return steward.AzureIdentity{}, err
 	}

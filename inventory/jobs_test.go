@@ -26,7 +26,7 @@ func TestThroughTheJobQueue(t *testing.T) {
 		}
 		eventually(t, "every sync succeeded", func() bool {
 			for _, run := range runs {
-				got, err := db.SyncRunGet(w.ctx, run.ID)
+				got, err := db.SyncRunGet(w.ctx, everything, run.ID)
 				if err != nil || got.Status != steward.SyncSucceeded {
 					return false
 				}
@@ -44,7 +44,7 @@ func TestThroughTheJobQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "edit applied", func() bool {
-			got, err := db.TagEditGet(w.ctx, edit.ID)
+			got, err := db.TagEditGet(w.ctx, everything, edit.ID)
 			return err == nil && got.AppliedCount == 1
 		})
 		tags, err := w.az.TagsGet(w.ctx, w.outside, res.ID)

@@ -61,13 +61,13 @@ func (w *world) syncAll(t *testing.T) []*steward.SyncRun {
 		t.Fatal(err)
 	}
 	for _, r := range runs {
-		if err := w.inv.RunSync(w.ctx, r.ID); err != nil {
+		if err := w.inv.RunSync(steward.NewSystemContext(w.ctx), r.ID); err != nil {
 			t.Fatalf("run %d: %v", r.ID, err)
 		}
 	}
 	out := make([]*steward.SyncRun, len(runs))
 	for i, r := range runs {
-		if out[i], err = w.db.SyncRunGet(w.ctx, r.ID); err != nil {
+		if out[i], err = w.db.SyncRunGet(w.ctx, everything, r.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +92,7 @@ func (w *world) stored(t *testing.T, sub string) []*steward.Resource {
 	var all []*steward.Resource
 	f := steward.ResourceFilter{SubscriptionID: sub, Limit: 1000}
 	for {
-		rs, next, err := w.db.ResourceList(w.ctx, f)
+		rs, next, err := w.db.ResourceList(w.ctx, everything, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,14 +146,14 @@ func TestSyncMirrorsAzure(t *testing.T) {
 				t.Fatalf("after one tag change, run %+v", r)
 			}
 		}
-		got, err := w.db.ResourceGet(w.ctx, res.ID)
+		got, err := w.db.ResourceGet(w.ctx, everything, res.ID)
 		if err != nil || got.Tags["steward-test"] != "changed" {
 			t.Fatalf("resource after sync: %+v, %v", got, err)
 		}
 		// The drift is in the resource's history with Azure's caller: for an
 		// app, its service principal's object ID.
 		_, writer := stewardtest.Principal(t, w.emu, emulator.ContosoTenantName, "tag")
-		hist, err := w.db.TagHistory(w.ctx, got.PK, 10)
+		hist, err := w.db.TagHistory(w.ctx, everything, got.PK, 10)
 		if err != nil || len(hist) == 0 || hist[0].Key != "steward-test" || hist[0].Source != "sync" || hist[0].Actor != writer.ObjectID {
 			for _, h := range hist {
 				t.Logf("history: %+v", *h)
@@ -204,7 +204,7 @@ func TestSyncLevels(t *testing.T) {
 		}
 	}
 	// Every change of level is audited.
-	evs, _, err := w.db.AuditList(w.ctx, steward.AuditFilter{Action: "subscription.sync_level", Limit: 10})
+	evs, _, err := w.db.AuditList(w.ctx, everything, steward.AuditFilter{Action: "subscription.sync_level", Limit: 10})
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("sync level events: %d, %v", len(evs), err)
 	}
@@ -247,11 +247,11 @@ func TestBulkEditWritesBackThroughTagsAPI(t *testing.T) {
 		if edit.Status != steward.EditPending || edit.ItemCount != len(preview.Changed) {
 			t.Fatalf("submitted %+v", edit)
 		}
-		if err := w.inv.ApplyTagEdits(w.ctx, sub); err != nil {
+		if err := w.inv.ApplyTagEdits(steward.NewSystemContext(w.ctx), sub); err != nil {
 			t.Fatal(err)
 		}
-		if edit, err = w.db.TagEditGet(w.ctx, edit.ID); err != nil || edit.AppliedCount != edit.ItemCount {
-			failed, _ := w.db.TagEditItems(w.ctx, edit.ID, steward.EditFailed, 0, 10)
+		if edit, err = w.db.TagEditGet(w.ctx, everything, edit.ID); err != nil || edit.AppliedCount != edit.ItemCount {
+			failed, _ := w.db.TagEditItems(w.ctx, everything, edit.ID, steward.EditFailed, 0, 10)
 			for _, f := range failed {
 				t.Logf("failed: %s: %s", f.ResourceID, f.LastError)
 			}
@@ -280,7 +280,7 @@ func TestBulkEditWritesBackThroughTagsAPI(t *testing.T) {
 			}
 		}
 		// Running the job again writes nothing more (idempotent).
-		if err := w.inv.ApplyTagEdits(w.ctx, sub); err != nil {
+		if err := w.inv.ApplyTagEdits(steward.NewSystemContext(w.ctx), sub); err != nil {
 			t.Fatal(err)
 		}
 		if again, _ := w.az.Activity(w.ctx, auditor, sub, time.Now().Add(-time.Hour)); len(again) != len(acts) {
@@ -301,10 +301,10 @@ func TestConflictIsHeldForAPerson(t *testing.T) {
 	if _, err := w.az.TagsMerge(w.ctx, w.outside, res.ID, map[string]string{"CostCenter": "portal"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.inv.ApplyTagEdits(w.ctx, w.subs[0]); err != nil {
+	if err := w.inv.ApplyTagEdits(steward.NewSystemContext(w.ctx), w.subs[0]); err != nil {
 		t.Fatal(err)
 	}
-	items, err := w.db.TagEditItems(w.ctx, edit.ID, "", 0, 10)
+	items, err := w.db.TagEditItems(w.ctx, everything, edit.ID, "", 0, 10)
 	if err != nil || len(items) != 1 || items[0].Status != steward.EditConflict || len(items[0].Conflicts) != 1 {
 		t.Fatalf("items: %+v, %v", items, err)
 	}
@@ -316,7 +316,7 @@ func TestConflictIsHeldForAPerson(t *testing.T) {
 	if err := w.inv.ResolveConflict(w.ctx, items[0].ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.inv.ApplyTagEdits(w.ctx, w.subs[0]); err != nil {
+	if err := w.inv.ApplyTagEdits(steward.NewSystemContext(w.ctx), w.subs[0]); err != nil {
 		t.Fatal(err)
 	}
 	tags, err = w.az.TagsGet(w.ctx, w.outside, res.ID)
@@ -351,7 +351,7 @@ func TestTagLimitsCheckedBeforeWriting(t *testing.T) {
 	if err == nil || !strings.Contains(steward.ErrorMessage(err), "bad/name") {
 		t.Fatalf("invalid tag name: %v", err)
 	}
-	if edits, _ := w.db.TagEditList(w.ctx, 10); len(edits) != 0 {
+	if edits, _ := w.db.TagEditList(w.ctx, everything, 10); len(edits) != 0 {
 		t.Fatalf("a refused edit was stored: %+v", edits[0])
 	}
 }
@@ -365,7 +365,7 @@ func TestCostsByTag(t *testing.T) {
 		w := newWorld(t, db)
 		w.syncAll(t)
 		sub := w.subs[0]
-		if err := w.inv.IngestCosts(w.ctx, sub); err != nil {
+		if err := w.inv.IngestCosts(steward.NewSystemContext(w.ctx), sub); err != nil {
 			t.Fatal(err)
 		}
 		contoso, reader := stewardtest.Principal(t, w.emu, emulator.ContosoTenantName, "reader")
@@ -378,7 +378,7 @@ func TestCostsByTag(t *testing.T) {
 			}
 			azureTotal += row.Cost
 		}
-		groups, err := db.CostReport(w.ctx, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
+		groups, err := db.CostReport(w.ctx, everything, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,10 +390,10 @@ func TestCostsByTag(t *testing.T) {
 			t.Fatalf("report by tag: %d groups summing to %.2f; Cost Management says %.2f", len(groups), total, azureTotal)
 		}
 		// Fetching again changes nothing.
-		if err := w.inv.IngestCosts(w.ctx, sub); err != nil {
+		if err := w.inv.IngestCosts(steward.NewSystemContext(w.ctx), sub); err != nil {
 			t.Fatal(err)
 		}
-		again, _ := db.CostReport(w.ctx, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
+		again, _ := db.CostReport(w.ctx, everything, steward.CostQuery{From: from, To: to, GroupBy: "tag:environment", SubscriptionID: sub})
 		var total2 float64
 		for _, g := range again {
 			total2 += g.Cost
@@ -449,7 +449,7 @@ func TestConnectThroughLighthouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if creds, _ := db.CredentialList(ctx, tenant.ID); len(creds) != 0 {
+	if creds, _ := db.CredentialList(ctx, everything, tenant.ID); len(creds) != 0 {
 		t.Fatalf("a Lighthouse connection stored %d credentials", len(creds))
 	}
 	for _, v := range rep.Subscriptions {
@@ -462,12 +462,12 @@ func TestConnectThroughLighthouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range runs {
-		if err := svc.Inventory.RunSync(ctx, r.ID); err != nil {
+		if err := svc.Inventory.RunSync(steward.NewSystemContext(ctx), r.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, id := range northwind.Subscriptions {
-		if rs, _, err := db.ResourceList(ctx, steward.ResourceFilter{SubscriptionID: id, Limit: 1}); err != nil || len(rs) == 0 {
+		if rs, _, err := db.ResourceList(ctx, everything, steward.ResourceFilter{SubscriptionID: id, Limit: 1}); err != nil || len(rs) == 0 {
 			t.Fatalf("delegated %s not synced: %v", id, err)
 		}
 	}
@@ -503,11 +503,11 @@ func TestResourceGraphSync(t *testing.T) {
 			}
 			ids = append(ids, r.ID)
 		}
-		if err := w.inv.RunGraphSync(w.ctx, w.tenant.ID, ids); err != nil {
+		if err := w.inv.RunGraphSync(steward.NewSystemContext(w.ctx), w.tenant.ID, ids); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range runs {
-			got, err := db.SyncRunGet(w.ctx, r.ID)
+			got, err := db.SyncRunGet(w.ctx, everything, r.ID)
 			if err != nil || got.Status != steward.SyncSucceeded {
 				t.Fatalf("graph run %+v, %v", got, err)
 			}
@@ -555,12 +555,16 @@ func TestSubscriptionsThatMove(t *testing.T) {
 	if _, err := svc.Inventory.SyncTenant(ctx, tenant.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.SubscriptionGet(ctx, moved)
+	got, err := db.SubscriptionGet(ctx, everything, moved)
 	if err != nil || got.HomeTenantID != contoso.ID || !got.MissingSince.IsZero() {
 		t.Fatalf("moved to Contoso: %+v, %v", got, err)
 	}
-	got, err = db.SubscriptionGet(ctx, home)
+	got, err = db.SubscriptionGet(ctx, everything, home)
 	if err != nil || got.MissingSince.IsZero() {
 		t.Fatalf("moved into the managing tenant: %+v, %v", got, err)
 	}
 }
+
+// everything is the scope of Steward's own jobs, for tests that read the
+// store directly to check what a service did.
+var everything = steward.SystemActor.Scope(steward.PermInventoryRead)

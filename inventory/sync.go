@@ -15,7 +15,7 @@ import (
 // one whose level reads resources: one Resource Graph job for many small
 // subscriptions, or one ARM job per subscription (parallel).
 func (s *Service) SyncTenant(ctx context.Context, tenantID, reason string) ([]*steward.SyncRun, error) {
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage, "starting syncs")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (s *Service) method(ctx context.Context, t *steward.Tenant, subs []*steward
 		return steward.SyncARM
 	}
 	for _, sub := range subs {
-		runs, err := s.store.SyncRunList(ctx, sub.ID, 5)
+		runs, err := s.store.SyncRunList(ctx, visible(ctx), sub.ID, 5)
 		if err != nil {
 			return steward.SyncARM
 		}
@@ -125,7 +125,7 @@ func (s *Service) method(ctx context.Context, t *steward.Tenant, subs []*steward
 // run whose heartbeat is older than a lease was abandoned by a process
 // that died: it does not count, and the next run takes its place.
 func (s *Service) activeRun(ctx context.Context, subscriptionID string) (*steward.SyncRun, bool) {
-	runs, err := s.store.SyncRunList(ctx, subscriptionID, 1)
+	runs, err := s.store.SyncRunList(ctx, visible(ctx), subscriptionID, 1)
 	if err != nil || len(runs) == 0 {
 		return nil, false
 	}
@@ -188,14 +188,14 @@ func (s *Service) keepAlive(ctx context.Context, ids []int64) (stop func()) {
 // SyncNow queues a sync of one subscription through ARM, or returns the run
 // already queued or running.
 func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.SyncRun, error) {
-	sub, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	sub, err := s.subscriptionFor(ctx, subscriptionID, steward.PermTenantsManage, "starting syncs")
 	if err != nil {
 		return nil, err
 	}
 	if !sub.SyncLevel.SyncsResources() {
 		return nil, steward.Errorf(steward.ECONFLICT, "Subscription %s is set to No Resources: Steward reads nothing there.", sub.DisplayName)
 	}
-	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), sub.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +241,9 @@ func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 // last good state plus whole pages; deletions are detected only after a
 // listing that started at the first page and reached the last.
 func (s *Service) RunSync(ctx context.Context, runID int64) error {
+	if err := requireSystem(ctx); err != nil {
+		return err
+	}
 	s.stats.enter()
 	defer s.endSync(ctx)
 	run, err := s.claim(ctx, runID)
@@ -248,11 +251,11 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 		return err
 	}
 	defer s.keepAlive(ctx, []int64{run.ID})()
-	sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
+	sub, err := s.store.SubscriptionGet(ctx, visible(ctx), run.SubscriptionID)
 	if err != nil {
 		return s.fail(ctx, run, err)
 	}
-	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), sub.TenantID)
 	if err != nil {
 		return s.fail(ctx, run, err)
 	}
@@ -285,7 +288,7 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 			return s.fail(ctx, run, err)
 		}
 		// The level may change while the sync runs; it takes effect at once.
-		if sub, err = s.store.SubscriptionGet(ctx, sub.ID); err != nil {
+		if sub, err = s.store.SubscriptionGet(ctx, visible(ctx), sub.ID); err != nil {
 			return s.fail(ctx, run, err)
 		}
 		if !sub.SyncLevel.SyncsResources() {
@@ -325,7 +328,7 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 // Microsoft.Insights read (Tag Contributor alone) leaves drift unnamed.
 func (s *Service) attributeDrift(ctx context.Context, id steward.AzureIdentity, run *steward.SyncRun) {
 	since := run.StartedAt.AddDate(0, 0, -89) // the activity log keeps 90 days
-	if runs, err := s.store.SyncRunList(ctx, run.SubscriptionID, 10); err == nil {
+	if runs, err := s.store.SyncRunList(ctx, visible(ctx), run.SubscriptionID, 10); err == nil {
 		for _, r := range runs {
 			if r.ID != run.ID && r.Status == steward.SyncSucceeded && r.StartedAt.After(since) {
 				since = r.StartedAt
@@ -370,9 +373,12 @@ func (s *Service) writePage(ctx context.Context, sub *steward.Subscription, rs [
 
 // RunGraphSync syncs several subscriptions of a tenant with Resource Graph.
 func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []int64) error {
+	if err := requireSystem(ctx); err != nil {
+		return err
+	}
 	s.stats.enter()
 	defer s.endSync(ctx)
-	t, err := s.store.TenantGet(ctx, tenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), tenantID)
 	if err != nil {
 		return err
 	}
@@ -393,7 +399,7 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 		if run == nil {
 			continue
 		}
-		sub, err := s.store.SubscriptionGet(ctx, run.SubscriptionID)
+		sub, err := s.store.SubscriptionGet(ctx, visible(ctx), run.SubscriptionID)
 		if err != nil {
 			s.fail(ctx, run, err)
 			return failAll(err)
@@ -526,12 +532,10 @@ func (s *Service) firstCosts(ctx context.Context, subscriptionID string) {
 	}
 }
 
-// actorName names who asked, for run records and events.
+// actorName names who asked, for run records: every caller has an actor
+// by now (readScope and requireSystem refuse the others).
 func actorName(ctx context.Context) string {
-	if a := steward.ActorFromContext(ctx); a != nil {
-		return a.Name
-	}
-	return steward.SystemActor.Name
+	return steward.ActorFromContext(ctx).Name
 }
 
 // bulkWrite reports whether a run changed enough rows that the database's

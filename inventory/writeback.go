@@ -17,11 +17,14 @@ const claimBatch = 50
 // items with a lease, so two workers never write the same item, and an
 // item whose worker died is retried once the lease passes.
 func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) error {
-	sub, err := s.store.SubscriptionGet(ctx, subscriptionID)
+	if err := requireSystem(ctx); err != nil {
+		return err
+	}
+	sub, err := s.store.SubscriptionGet(ctx, visible(ctx), subscriptionID)
 	if err != nil {
 		return err
 	}
-	t, err := s.store.TenantGet(ctx, sub.TenantID)
+	t, err := s.store.TenantGet(ctx, visible(ctx), sub.TenantID)
 	if err != nil {
 		return err
 	}
@@ -171,7 +174,7 @@ func (w *writer) event(ctx context.Context, item *steward.TagEditItem, action st
 	by, ok := w.editors[item.EditID]
 	if !ok {
 		by = steward.SystemActor.Name
-		if e, err := w.s.store.TagEditGet(ctx, item.EditID); err == nil {
+		if e, err := w.s.store.TagEditGet(ctx, visible(ctx), item.EditID); err == nil {
 			by = e.CreatedBy
 		}
 		w.editors[item.EditID] = by

@@ -12,10 +12,10 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// InventoryStore is what the scheduling jobs read.
+// InventoryStore is what the scheduling jobs read, as Steward itself.
 type InventoryStore interface {
-	TenantList(ctx context.Context, tenants []string) ([]*steward.Tenant, error)
-	SubscriptionList(ctx context.Context, f steward.SubscriptionFilter) ([]*steward.Subscription, error)
+	TenantList(ctx context.Context, scope steward.Scope) ([]*steward.Tenant, error)
+	SubscriptionList(ctx context.Context, scope steward.Scope, f steward.SubscriptionFilter) ([]*steward.Subscription, error)
 	TagEditSubscriptionsDue(ctx context.Context) ([]string, error)
 }
 
@@ -173,7 +173,7 @@ type scheduleSyncsWorker struct {
 }
 
 func (w *scheduleSyncsWorker) Work(ctx context.Context, job *river.Job[ScheduleSyncsArgs]) error {
-	tenants, err := w.store.TenantList(ctx, nil)
+	tenants, err := w.store.TenantList(ctx, steward.ScopeFor(ctx, steward.PermInventoryRead))
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ type scheduleCostsWorker struct {
 }
 
 func (w *scheduleCostsWorker) Work(ctx context.Context, job *river.Job[ScheduleCostsArgs]) error {
-	subs, err := w.store.SubscriptionList(ctx, steward.SubscriptionFilter{})
+	subs, err := w.store.SubscriptionList(ctx, steward.ScopeFor(ctx, steward.PermInventoryRead), steward.SubscriptionFilter{})
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (w *accessChecksWorker) Work(ctx context.Context, job *river.Job[AccessChec
 	if _, err := w.access.Remind(ctx); err != nil {
 		return err
 	}
-	tenants, err := w.store.TenantList(ctx, nil)
+	tenants, err := w.store.TenantList(ctx, steward.ScopeFor(ctx, steward.PermInventoryRead))
 	if err != nil {
 		return err
 	}

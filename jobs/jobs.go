@@ -163,6 +163,7 @@ func New(cfg Config) (*Runner, error) {
 	}
 	rc := &river.Config{
 		ID:                cfg.ID,
+		Middleware:        []rivertype.Middleware{&asSystem{}},
 		Logger:            cfg.Logger.With(slog.String("component", "jobs")),
 		FetchPollInterval: cfg.PollInterval,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -181,6 +182,17 @@ func New(cfg Config) (*Runner, error) {
 	}
 	return r, nil
 }
+
+// asSystem runs every job as Steward itself: the one place the system
+// actor is given out, so the services' checks see who acts, and a call
+// that comes from neither a person nor a job has no actor and is refused.
+type asSystem struct{ river.MiddlewareDefaults }
+
+func (asSystem) Work(ctx context.Context, _ *rivertype.JobRow, doInner func(ctx context.Context) error) error {
+	return doInner(steward.NewSystemContext(ctx))
+}
+
+var _ rivertype.WorkerMiddleware = &asSystem{}
 
 // build makes a client and its migrator for one driver.
 func build[TTx any](d riverdriver.Driver[TTx], rc *river.Config) (client, func(context.Context) (*rivermigrate.MigrateResult, error), func(context.Context) (bool, error), error) {

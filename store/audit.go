@@ -81,7 +81,7 @@ func (a *args) add(v any) string {
 }
 
 // AuditList returns events matching f, newest first, and the next cursor.
-func (db *DB) AuditList(ctx context.Context, f steward.AuditFilter) ([]*steward.AuditEvent, string, error) {
+func (db *DB) AuditList(ctx context.Context, scope steward.Scope, f steward.AuditFilter) ([]*steward.AuditEvent, string, error) {
 	limit := f.Limit
 	switch {
 	case limit <= 0:
@@ -105,15 +105,11 @@ func (db *DB) AuditList(ctx context.Context, f steward.AuditFilter) ([]*steward.
 	if f.TenantID != "" {
 		where = append(where, "tenant_id = "+a.add(strings.ToLower(f.TenantID)))
 	}
-	if f.Scoped {
-		if len(f.Tenants) == 0 {
-			return nil, "", nil
-		}
-		ph := make([]string, len(f.Tenants))
-		for i, t := range f.Tenants {
-			ph[i] = a.add(t)
-		}
-		where = append(where, "tenant_id IN ("+strings.Join(ph, ", ")+")")
+	if cond, none := a.scopeCond(scope, "tenant_id"); none {
+		return nil, "", nil
+	} else if cond != "" {
+		// A limited scope never reaches events of no tenant ('').
+		where = append(where, cond)
 	}
 	if !f.From.IsZero() {
 		where = append(where, "time_us >= "+a.add(f.From.UnixMicro()))

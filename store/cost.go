@@ -460,7 +460,7 @@ func (db *DB) CostLatestDay(ctx context.Context, subscriptionID string) (time.Ti
 // from the rollup, largest first (by day, then largest, when daily). By
 // "tag:KEY" the key is the tag's value, and cost untagged under KEY is
 // reported under "": the total less the cost of rows tagged KEY.
-func (db *DB) CostReport(ctx context.Context, q steward.CostQuery) ([]*steward.CostGroup, error) {
+func (db *DB) CostReport(ctx context.Context, scope steward.Scope, q steward.CostQuery) ([]*steward.CostGroup, error) {
 	var dim, keyCol string
 	tagKey, byTag := strings.CutPrefix(q.GroupBy, "tag:")
 	switch {
@@ -496,11 +496,10 @@ func (db *DB) CostReport(ctx context.Context, q steward.CostQuery) ([]*steward.C
 	if q.SubscriptionID != "" {
 		conds = append(conds, "subscription_id = "+a.add(strings.ToLower(q.SubscriptionID)))
 	}
-	if q.Scoped {
-		if len(q.Tenants) == 0 {
-			return nil, nil
-		}
-		conds = append(conds, "subscription_id IN (SELECT id FROM subscriptions WHERE tenant_id IN ("+a.addLower(q.Tenants)+"))")
+	if cond, none := a.scopeCond(scope, "tenant_id"); none {
+		return nil, nil
+	} else if cond != "" {
+		conds = append(conds, "subscription_id IN (SELECT id FROM subscriptions WHERE "+cond+")")
 	}
 	where := ""
 	if len(conds) > 0 {

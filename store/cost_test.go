@@ -94,14 +94,21 @@ func TestCostReport(t *testing.T) {
 			key, cur string
 			day      time.Time
 		}
-		expect := func(q steward.CostQuery) map[line]float64 {
+		// A query, and the tenants it is limited to when scoped.
+		type costCase struct {
+			steward.CostQuery
+			scoped  bool
+			tenants []string
+		}
+		expect := func(c costCase) map[line]float64 {
+			q := c.CostQuery
 			out := map[line]float64{}
 			counts := map[line]int{}
 			tagKey, byTag := strings.CutPrefix(q.GroupBy, "tag:")
 			for _, r := range final {
 				if !q.From.IsZero() && r.Day.Before(q.From) || !q.To.IsZero() && !r.Day.Before(q.To) ||
 					q.SubscriptionID != "" && !strings.EqualFold(r.SubscriptionID, q.SubscriptionID) ||
-					q.Scoped && !slices.ContainsFunc(q.Tenants, func(t string) bool { return strings.EqualFold(t, tenantOf[r.SubscriptionID]) }) {
+					c.scoped && !slices.ContainsFunc(c.tenants, func(t string) bool { return strings.EqualFold(t, tenantOf[r.SubscriptionID]) }) {
 					continue
 				}
 				var k string
@@ -130,22 +137,27 @@ func TestCostReport(t *testing.T) {
 			}
 			return out
 		}
-		queries := []steward.CostQuery{
-			{GroupBy: "service"},
-			{GroupBy: "resourceGroup"},
-			{GroupBy: "subscription"},
-			{GroupBy: "day"},
-			{GroupBy: "tag:ENV"},
-			{GroupBy: "tag:owner", Daily: true},
-			{GroupBy: "tag:nobody"},
-			{GroupBy: "service", Daily: true, From: day0.AddDate(0, 0, 2), To: day0.AddDate(0, 0, 5)},
-			{GroupBy: "tag:env", SubscriptionID: strings.ToUpper(s2)},
-			{GroupBy: "tag:env", Scoped: true, Tenants: []string{tb}},
-			{GroupBy: "resourceGroup", Scoped: true, Tenants: []string{strings.ToUpper(ta)}, From: day0.AddDate(0, 0, 1)},
+		queries := []costCase{
+			{CostQuery: steward.CostQuery{GroupBy: "service"}},
+			{CostQuery: steward.CostQuery{GroupBy: "resourceGroup"}},
+			{CostQuery: steward.CostQuery{GroupBy: "subscription"}},
+			{CostQuery: steward.CostQuery{GroupBy: "day"}},
+			{CostQuery: steward.CostQuery{GroupBy: "tag:ENV"}},
+			{CostQuery: steward.CostQuery{GroupBy: "tag:owner", Daily: true}},
+			{CostQuery: steward.CostQuery{GroupBy: "tag:nobody"}},
+			{CostQuery: steward.CostQuery{GroupBy: "service", Daily: true, From: day0.AddDate(0, 0, 2), To: day0.AddDate(0, 0, 5)}},
+			{CostQuery: steward.CostQuery{GroupBy: "tag:env", SubscriptionID: strings.ToUpper(s2)}},
+			{CostQuery: steward.CostQuery{GroupBy: "tag:env"}, scoped: true, tenants: []string{tb}},
+			{CostQuery: steward.CostQuery{GroupBy: "resourceGroup", From: day0.AddDate(0, 0, 1)}, scoped: true, tenants: []string{strings.ToUpper(ta)}},
 		}
-		for _, q := range queries {
-			want := expect(q)
-			got, err := db.CostReport(ctx, q)
+		for _, c := range queries {
+			q := c.CostQuery
+			want := expect(c)
+			scope := everything
+			if c.scoped {
+				scope = storetest.Scope(c.tenants...)
+			}
+			got, err := db.CostReport(ctx, scope, q)
 			if err != nil {
 				t.Fatalf("%+v: %v", q, err)
 			}
@@ -174,10 +186,10 @@ func TestCostReport(t *testing.T) {
 			t.Fatalf("latest day of an unknown subscription = %v", d)
 		}
 		for _, bad := range []steward.CostQuery{{GroupBy: "tenant"}, {GroupBy: "tag: "}, {GroupBy: "day", From: day0, To: day0}} {
-			_, err := db.CostReport(ctx, bad)
+			_, err := db.CostReport(ctx, everything, bad)
 			wantCode(t, err, steward.EINVALID)
 		}
-		if rep, _ := db.CostReport(ctx, steward.CostQuery{GroupBy: "service", Scoped: true}); len(rep) != 0 {
+		if rep, _ := db.CostReport(ctx, steward.Scope{}, steward.CostQuery{GroupBy: "service"}); len(rep) != 0 {
 			t.Fatalf("scoped to nothing = %v", rep)
 		}
 		wantCode(t, db.CostUpsertMany(ctx, []*steward.CostRow{{SubscriptionID: s1, Day: day0}}), steward.EINVALID)

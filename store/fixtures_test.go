@@ -92,11 +92,11 @@ func upsert(t testing.TB, db *store.DB, sub string, rs []*steward.Resource, read
 
 // listAll pages through a listing with a small page size and returns the
 // resources and the number of pages.
-func listAll(t *testing.T, db *store.DB, f steward.ResourceFilter) []*steward.Resource {
+func listAll(t *testing.T, db *store.DB, scope steward.Scope, f steward.ResourceFilter) []*steward.Resource {
 	t.Helper()
 	var out []*steward.Resource
 	for pages := 0; ; pages++ {
-		rs, next, err := db.ResourceList(context.Background(), f)
+		rs, next, err := db.ResourceList(context.Background(), scope, f)
 		if err != nil {
 			t.Fatalf("listing %+v: %v", f, err)
 		}
@@ -149,3 +149,7 @@ func changeCounter(t *testing.T, db *store.DB) func() int {
 }
 
 func ptr(s string) *string { return &s }
+
+// everything is the scope of Steward's own jobs: tests of the store's own
+// behaviour read through it, and the scope tests narrow it.
+var everything = steward.SystemActor.Scope(steward.PermInventoryRead)

@@ -64,24 +64,32 @@ func TestSubscriptionSync(t *testing.T) {
 		_, err = db.SubscriptionSync(ctx, ta, []*steward.Subscription{{ID: "not-a-guid"}})
 		wantCode(t, err, steward.EINVALID)
 
-		got, err := db.SubscriptionGet(ctx, strings.ToUpper(s1))
+		got, err := db.SubscriptionGet(ctx, everything, strings.ToUpper(s1))
 		if err != nil || got.DisplayName != "Alpha 2" {
 			t.Fatalf("SubscriptionGet = %+v, %v", got, err)
 		}
-		_, err = db.SubscriptionGet(ctx, guid('9', 9))
+		_, err = db.SubscriptionGet(ctx, everything, guid('9', 9))
 		wantCode(t, err, steward.ENOTFOUND)
-		all, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{})
+		all, _ := db.SubscriptionList(ctx, everything, steward.SubscriptionFilter{})
 		if len(all) != 3 || all[0].DisplayName != "Alpha 2" || all[2].DisplayName != "Gamma" {
 			t.Fatalf("SubscriptionList = %v", all)
 		}
-		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{TenantID: strings.ToUpper(tb)}); len(l) != 1 || l[0].ID != s3 {
+		if l, _ := db.SubscriptionList(ctx, everything, steward.SubscriptionFilter{TenantID: strings.ToUpper(tb)}); len(l) != 1 || l[0].ID != s3 {
 			t.Fatalf("by tenant = %v", l)
 		}
-		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{Scoped: true, Tenants: []string{ta}}); len(l) != 2 {
+		if l, _ := db.SubscriptionList(ctx, storetest.Scope(ta), steward.SubscriptionFilter{}); len(l) != 2 {
 			t.Fatalf("scoped = %v", l)
 		}
-		if l, _ := db.SubscriptionList(ctx, steward.SubscriptionFilter{Scoped: true}); len(l) != 0 {
+		if l, _ := db.SubscriptionList(ctx, storetest.Scope(ta), steward.SubscriptionFilter{TenantID: tb}); len(l) != 0 {
+			t.Fatalf("scoped, another tenant's = %v", l)
+		}
+		if l, _ := db.SubscriptionList(ctx, steward.Scope{}, steward.SubscriptionFilter{}); len(l) != 0 {
 			t.Fatalf("scoped to nothing = %v", l)
+		}
+		_, err = db.SubscriptionGet(ctx, storetest.Scope(tb), s1)
+		wantCode(t, err, steward.ENOTFOUND)
+		if _, err := db.SubscriptionGet(ctx, storetest.Scope(strings.ToUpper(ta)), s1); err != nil {
+			t.Fatalf("a subscription within the scope: %v", err)
 		}
 	})
 }
@@ -103,14 +111,14 @@ func TestSyncRuns(t *testing.T) {
 		if err := db.SyncRunUpdate(ctx, r1); err != nil {
 			t.Fatal(err)
 		}
-		if s, _ := db.SubscriptionGet(ctx, sub); s.LastSyncRunID != 0 {
+		if s, _ := db.SubscriptionGet(ctx, everything, sub); s.LastSyncRunID != 0 {
 			t.Fatal("a running run became the last sync")
 		}
 		r1.Status, r1.Seen, r1.Written, r1.Deleted, r1.Resume, r1.FinishedAt = steward.SyncSucceeded, 1200, 1200, 3, "", r1.StartedAt.Add(time.Minute)
 		if err := db.SyncRunUpdate(ctx, r1); err != nil {
 			t.Fatal(err)
 		}
-		s, _ := db.SubscriptionGet(ctx, sub)
+		s, _ := db.SubscriptionGet(ctx, everything, sub)
 		if s.LastSyncRunID != r1.ID || !s.LastSyncedAt.Equal(r1.FinishedAt) {
 			t.Fatalf("last sync = %d at %v; want run %d at %v", s.LastSyncRunID, s.LastSyncedAt, r1.ID, r1.FinishedAt)
 		}
@@ -118,20 +126,20 @@ func TestSyncRuns(t *testing.T) {
 		if err := db.SyncRunCreate(ctx, r2); err != nil || r2.Expected != 1200 {
 			t.Fatalf("second run expects %d, %v; want 1200 from the last success", r2.Expected, err)
 		}
-		got, err := db.SyncRunGet(ctx, r1.ID)
+		got, err := db.SyncRunGet(ctx, everything, r1.ID)
 		if err != nil || got.Written != 1200 || got.Deleted != 3 || !got.StartedAt.Equal(r1.StartedAt) || got.Method != steward.SyncARM || got.CreatedBy != "alice" {
 			t.Fatalf("SyncRunGet = %+v, %v", got, err)
 		}
-		runs, _ := db.SyncRunList(ctx, sub, 0)
+		runs, _ := db.SyncRunList(ctx, everything, sub, 0)
 		if len(runs) != 2 || runs[0].ID != r2.ID {
 			t.Fatalf("SyncRunList = %v; want newest first", runs)
 		}
-		if runs, _ := db.SyncRunList(ctx, sub, 1); len(runs) != 1 {
+		if runs, _ := db.SyncRunList(ctx, everything, sub, 1); len(runs) != 1 {
 			t.Fatalf("limit 1: %d runs", len(runs))
 		}
 		wantCode(t, db.SyncRunUpdate(ctx, &steward.SyncRun{ID: 999, Status: steward.SyncFailed}), steward.ENOTFOUND)
 		wantCode(t, db.SyncRunUpdate(ctx, &steward.SyncRun{ID: r1.ID, Status: "exploded"}), steward.EINVALID)
-		_, err = db.SyncRunGet(ctx, 999)
+		_, err = db.SyncRunGet(ctx, everything, 999)
 		wantCode(t, err, steward.ENOTFOUND)
 	})
 }
@@ -229,23 +237,23 @@ func TestResourceUpsertWritesOnlyChanges(t *testing.T) {
 		if err := db.WriteDB().QueryRow(`SELECT count(*) FROM resources WHERE synced_at >= $1`, t0.UnixMicro()).Scan(&moved); err != nil || moved != 10 {
 			t.Fatalf("%d resources with a new synced_at, %v; want 10", moved, err)
 		}
-		hist, err := db.TagHistory(ctx, changed[0].PK, 0)
+		hist, err := db.TagHistory(ctx, everything, changed[0].PK, 0)
 		if err != nil || len(hist) != 1 || hist[0].Key != "env" || *hist[0].Old != "prod" || *hist[0].New != "staging" || hist[0].Source != "sync" {
 			t.Fatalf("history of a changed tag = %+v, %v", hist, err)
 		}
-		if hist, _ := db.TagHistory(ctx, changed[500].PK, 0); len(hist) != 1 || hist[0].Old != nil || *hist[0].New != "cc-1" {
+		if hist, _ := db.TagHistory(ctx, everything, changed[500].PK, 0); len(hist) != 1 || hist[0].Old != nil || *hist[0].New != "cc-1" {
 			t.Fatalf("history of an added tag = %+v", hist)
 		}
-		if hist, _ := db.TagHistory(ctx, changed[800].PK, 0); len(hist) != 0 {
+		if hist, _ := db.TagHistory(ctx, everything, changed[800].PK, 0); len(hist) != 0 {
 			t.Fatalf("a move made tag history: %+v", hist)
 		}
-		got, err := db.ResourceGet(ctx, strings.ToUpper(changed[800].ID))
+		got, err := db.ResourceGet(ctx, everything, strings.ToUpper(changed[800].ID))
 		if err != nil || got.Location != "northeurope" || got.PK != changed[800].PK || got.Tags["Owner"] != "team-2" || got.ResourceGroup != "RG-2" {
 			t.Fatalf("ResourceGet = %+v, %v", got, err)
 		}
-		_, err = db.ResourceGet(ctx, "/subscriptions/x/nope")
+		_, err = db.ResourceGet(ctx, everything, "/subscriptions/x/nope")
 		wantCode(t, err, steward.ENOTFOUND)
-		if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "ENV", Value: "staging"}}}); n != 5 {
+		if n, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "ENV", Value: "staging"}}}); n != 5 {
 			t.Fatalf("%d resources tagged env=staging, want 5", n)
 		}
 
@@ -285,7 +293,7 @@ func TestResourceNoTags(t *testing.T) {
 		if tagRows != 0 {
 			t.Fatalf("%d tag rows stored at no-tags", tagRows)
 		}
-		if got, _ := db.ResourceGet(ctx, rs[3].ID); len(got.Tags) != 0 {
+		if got, _ := db.ResourceGet(ctx, everything, rs[3].ID); len(got.Tags) != 0 {
 			t.Fatalf("tags stored at no-tags: %v", got.Tags)
 		}
 		// Changed tags are not compared: nothing is written.
@@ -293,17 +301,17 @@ func TestResourceNoTags(t *testing.T) {
 		if n := upsert(t, db, sub, changed, false); n != 0 {
 			t.Fatalf("a tag change at no-tags wrote %d resources", n)
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{}, 0); len(keys) != 0 {
+		if keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{}, 0); len(keys) != 0 {
 			t.Fatalf("tag keys at no-tags: %v", keys)
 		}
 		// Reading tags again: every resource is written once, no history.
 		if n := upsert(t, db, sub, makeResources(sub, 20, tags), true); n != 20 {
 			t.Fatalf("first sync reading tags wrote %d, want 20", n)
 		}
-		if h, _ := db.TagHistory(ctx, rs[3].PK, 0); len(h) != 0 {
+		if h, _ := db.TagHistory(ctx, everything, rs[3].PK, 0); len(h) != 0 {
 			t.Fatalf("history after level change: %+v", h)
 		}
-		if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", AnyValue: true}}}); n != 20 {
+		if n, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", AnyValue: true}}}); n != 20 {
 			t.Fatalf("%d resources tagged env after reading tags, want 20", n)
 		}
 		// Back to no-tags: stored tags go with the next sync, no history.
@@ -311,7 +319,7 @@ func TestResourceNoTags(t *testing.T) {
 			t.Fatalf("first sync at no-tags wrote %d, want 20", n)
 		}
 		db.WriteDB().QueryRow(`SELECT count(*) FROM resource_tags`).Scan(&tagRows)
-		if h, _ := db.TagHistory(ctx, rs[3].PK, 0); tagRows != 0 || len(h) != 0 {
+		if h, _ := db.TagHistory(ctx, everything, rs[3].PK, 0); tagRows != 0 || len(h) != 0 {
 			t.Fatalf("after no-tags sync: %d tag rows, history %v", tagRows, h)
 		}
 	})
@@ -340,20 +348,20 @@ func TestResourceDeleteExcept(t *testing.T) {
 		if err != nil || n != 17 {
 			t.Fatalf("ResourceDeleteExcept = %d, %v; want 17", n, err)
 		}
-		if left, _ := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: sub}); left != 33 {
+		if left, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{SubscriptionID: sub}); left != 33 {
 			t.Fatalf("%d resources left, want 33", left)
 		}
-		if left, _ := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: other}); left != 5 {
+		if left, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{SubscriptionID: other}); left != 5 {
 			t.Fatalf("other subscription lost resources: %d left", left)
 		}
-		keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: sub}, 0)
+		keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{SubscriptionID: sub}, 0)
 		if len(keys) != 1 || keys[0].Resources != 33 {
 			t.Fatalf("tag keys after deletion = %+v; want env on 33", keys)
 		}
 		if n, err := db.ResourceDeleteExcept(ctx, sub, nil); err != nil || n != 33 {
 			t.Fatalf("deleting the rest = %d, %v", n, err)
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: sub}, 0); len(keys) != 0 {
+		if keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{SubscriptionID: sub}, 0); len(keys) != 0 {
 			t.Fatalf("tag keys of an empty subscription = %+v", keys)
 		}
 	})
@@ -379,7 +387,7 @@ func TestTagKeys(t *testing.T) {
 			return m
 		}), true)
 		upsert(t, db, s2, makeResources(s2, 4, func(i int) map[string]string { return map[string]string{"ENV": "prod"} }), true)
-		keys, err := db.TagKeys(ctx, steward.ResourceFilter{}, 0)
+		keys, err := db.TagKeys(ctx, everything, steward.ResourceFilter{}, 0)
 		if err != nil || len(keys) != 2 {
 			t.Fatalf("TagKeys = %v, %v", keys, err)
 		}
@@ -389,13 +397,13 @@ func TestTagKeys(t *testing.T) {
 		if keys[1].Key != "owner" || keys[1].Resources != 10 {
 			t.Fatalf("owner = %+v", keys[1])
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{TenantID: tb}, 0); len(keys) != 1 || keys[0].Resources != 4 {
+		if keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{TenantID: tb}, 0); len(keys) != 1 || keys[0].Resources != 4 {
 			t.Fatalf("tenant B keys = %+v", keys)
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{Scoped: true, Tenants: []string{ta}}, 1); len(keys) != 1 || keys[0].Resources != 10 {
+		if keys, _ := db.TagKeys(ctx, storetest.Scope(ta), steward.ResourceFilter{}, 1); len(keys) != 1 || keys[0].Resources != 10 {
 			t.Fatalf("scoped keys with limit 1 = %+v", keys)
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{Scoped: true}, 0); len(keys) != 0 {
+		if keys, _ := db.TagKeys(ctx, steward.Scope{}, steward.ResourceFilter{}, 0); len(keys) != 0 {
 			t.Fatalf("scoped to nothing = %+v", keys)
 		}
 	})
@@ -405,6 +413,16 @@ func TestTagKeys(t *testing.T) {
 type listCase struct {
 	name string
 	f    steward.ResourceFilter
+	// scoped limits the listing to a viewer of tenants.
+	scoped  bool
+	tenants []string
+}
+
+func (c listCase) scope() steward.Scope {
+	if !c.scoped {
+		return everything
+	}
+	return storetest.Scope(c.tenants...)
 }
 
 // TestResourceList checks every filter, alone and combined, against the
@@ -475,7 +493,8 @@ func TestResourceList(t *testing.T) {
 		}
 		inConflict := map[int64]bool{all[5].PK: true, all[70].PK: true}
 
-		match := func(f steward.ResourceFilter, r *steward.Resource) bool {
+		match := func(tc listCase, r *steward.Resource) bool {
+			f := tc.f
 			lookup := func(k string) (string, bool) {
 				for tk, v := range r.Tags {
 					if strings.EqualFold(tk, k) {
@@ -491,7 +510,7 @@ func TestResourceList(t *testing.T) {
 				f.Type != "" && !strings.EqualFold(r.Type, f.Type),
 				f.NameContains != "" && !strings.Contains(strings.ToLower(r.Name), strings.ToLower(f.NameContains)),
 				f.InConflict && !inConflict[r.PK],
-				f.Scoped && !slices.Contains(f.Tenants, tenantOf[r.SubscriptionID]):
+				tc.scoped && !slices.Contains(tc.tenants, tenantOf[r.SubscriptionID]):
 				return false
 			}
 			if f.Untagged != "" {
@@ -510,45 +529,45 @@ func TestResourceList(t *testing.T) {
 		envProd := steward.TagMatch{Key: "ENV", Value: "prod"}
 		anyOwner := steward.TagMatch{Key: "Owner", AnyValue: true}
 		cases := []listCase{
-			{"all", steward.ResourceFilter{}},
-			{"tag", steward.ResourceFilter{Tags: []steward.TagMatch{envProd}}},
-			{"tag value is exact", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "Prod"}}}},
-			{"any value", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner}}},
-			{"two tags", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-1"}}}},
-			{"tag and any", steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner, envProd}}},
-			{"common tag and rare tag", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}}},
-			{"three tags", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "team-2"}, envProd, {Key: "RARE", Value: "yes"}}}},
-			{"two tags none", steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "no"}}}},
-			{"untagged", steward.ResourceFilter{Untagged: "Env"}},
-			{"untagged and tag", steward.ResourceFilter{Untagged: "owner", Tags: []steward.TagMatch{envProd}}},
-			{"type", steward.ResourceFilter{Type: "microsoft.storage/storageaccounts"}},
-			{"group", steward.ResourceFilter{SubscriptionID: subsOf[ta][1], ResourceGroup: "rg-1"}},
-			{"group everywhere", steward.ResourceFilter{ResourceGroup: "RG-2"}},
-			{"name", steward.ResourceFilter{NameContains: "-1"}},
-			{"name with wildcard characters", steward.ResourceFilter{NameContains: "%"}},
-			{"conflict", steward.ResourceFilter{InConflict: true}},
-			{"conflict in tenant", steward.ResourceFilter{InConflict: true, TenantID: ta}},
-			{"rare", steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "rare", Value: "yes"}}}},
-			{"subscription", steward.ResourceFilter{SubscriptionID: subsOf[ta][0]}},
-			{"subscription and tag", steward.ResourceFilter{SubscriptionID: subsOf[ta][0], Tags: []steward.TagMatch{envProd}}},
-			{"subscription and any", steward.ResourceFilter{SubscriptionID: subsOf[ta][2], Tags: []steward.TagMatch{anyOwner}, Type: "Microsoft.Compute/virtualMachines"}},
-			{"subscription of another tenant", steward.ResourceFilter{SubscriptionID: subsOf[ta][0], TenantID: tb}},
-			{"tenant (arms)", steward.ResourceFilter{TenantID: ta}},
-			{"tenant (arms) and tag", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd}}},
-			{"tenant (arms) and any", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{anyOwner}}},
-			{"tenant (arms) untagged type", steward.ResourceFilter{TenantID: ta, Untagged: "owner", Type: "Microsoft.Network/virtualNetworks"}},
-			{"tenant (global)", steward.ResourceFilter{TenantID: tb}},
-			{"tenant (global) and tag", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd}}},
-			{"tenant (global) and any", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{anyOwner}}},
-			{"tenant (global) and two tags", steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-3"}}}},
-			{"tenant (arms) and two tags", steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}, Untagged: "nothing"}},
-			{"single-subscription tenant", steward.ResourceFilter{TenantID: tc, Tags: []steward.TagMatch{envProd}}},
-			{"scoped", steward.ResourceFilter{Scoped: true, Tenants: []string{ta, tc}}},
-			{"scoped tag", steward.ResourceFilter{Scoped: true, Tenants: []string{tc, tb}, Tags: []steward.TagMatch{envProd}}},
-			{"scoped and tenant", steward.ResourceFilter{Scoped: true, Tenants: []string{ta}, TenantID: ta, Untagged: "env"}},
-			{"scoped out", steward.ResourceFilter{Scoped: true, Tenants: []string{tc}, TenantID: ta}},
-			{"scoped to nothing", steward.ResourceFilter{Scoped: true}},
-			{"scoped subscription", steward.ResourceFilter{Scoped: true, Tenants: []string{ta}, SubscriptionID: subsOf[ta][0]}},
+			{name: "all", f: steward.ResourceFilter{}},
+			{name: "tag", f: steward.ResourceFilter{Tags: []steward.TagMatch{envProd}}},
+			{name: "tag value is exact", f: steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "Prod"}}}},
+			{name: "any value", f: steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner}}},
+			{name: "two tags", f: steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-1"}}}},
+			{name: "tag and any", f: steward.ResourceFilter{Tags: []steward.TagMatch{anyOwner, envProd}}},
+			{name: "common tag and rare tag", f: steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}}},
+			{name: "three tags", f: steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "owner", Value: "team-2"}, envProd, {Key: "RARE", Value: "yes"}}}},
+			{name: "two tags none", f: steward.ResourceFilter{Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "no"}}}},
+			{name: "untagged", f: steward.ResourceFilter{Untagged: "Env"}},
+			{name: "untagged and tag", f: steward.ResourceFilter{Untagged: "owner", Tags: []steward.TagMatch{envProd}}},
+			{name: "type", f: steward.ResourceFilter{Type: "microsoft.storage/storageaccounts"}},
+			{name: "group", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][1], ResourceGroup: "rg-1"}},
+			{name: "group everywhere", f: steward.ResourceFilter{ResourceGroup: "RG-2"}},
+			{name: "name", f: steward.ResourceFilter{NameContains: "-1"}},
+			{name: "name with wildcard characters", f: steward.ResourceFilter{NameContains: "%"}},
+			{name: "conflict", f: steward.ResourceFilter{InConflict: true}},
+			{name: "conflict in tenant", f: steward.ResourceFilter{InConflict: true, TenantID: ta}},
+			{name: "rare", f: steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "rare", Value: "yes"}}}},
+			{name: "subscription", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][0]}},
+			{name: "subscription and tag", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][0], Tags: []steward.TagMatch{envProd}}},
+			{name: "subscription and any", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][2], Tags: []steward.TagMatch{anyOwner}, Type: "Microsoft.Compute/virtualMachines"}},
+			{name: "subscription of another tenant", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][0], TenantID: tb}},
+			{name: "tenant (arms)", f: steward.ResourceFilter{TenantID: ta}},
+			{name: "tenant (arms) and tag", f: steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd}}},
+			{name: "tenant (arms) and any", f: steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{anyOwner}}},
+			{name: "tenant (arms) untagged type", f: steward.ResourceFilter{TenantID: ta, Untagged: "owner", Type: "Microsoft.Network/virtualNetworks"}},
+			{name: "tenant (global)", f: steward.ResourceFilter{TenantID: tb}},
+			{name: "tenant (global) and tag", f: steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd}}},
+			{name: "tenant (global) and any", f: steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{anyOwner}}},
+			{name: "tenant (global) and two tags", f: steward.ResourceFilter{TenantID: tb, Tags: []steward.TagMatch{envProd, {Key: "owner", Value: "team-3"}}}},
+			{name: "tenant (arms) and two tags", f: steward.ResourceFilter{TenantID: ta, Tags: []steward.TagMatch{envProd, {Key: "rare", Value: "yes"}}, Untagged: "nothing"}},
+			{name: "single-subscription tenant", f: steward.ResourceFilter{TenantID: tc, Tags: []steward.TagMatch{envProd}}},
+			{name: "scoped", f: steward.ResourceFilter{}, scoped: true, tenants: []string{ta, tc}},
+			{name: "scoped tag", f: steward.ResourceFilter{Tags: []steward.TagMatch{envProd}}, scoped: true, tenants: []string{tc, tb}},
+			{name: "scoped and tenant", f: steward.ResourceFilter{TenantID: ta, Untagged: "env"}, scoped: true, tenants: []string{ta}},
+			{name: "scoped out", f: steward.ResourceFilter{TenantID: ta}, scoped: true, tenants: []string{tc}},
+			{name: "scoped to nothing", f: steward.ResourceFilter{}, scoped: true, tenants: nil},
+			{name: "scoped subscription", f: steward.ResourceFilter{SubscriptionID: subsOf[ta][0]}, scoped: true, tenants: []string{ta}},
 		}
 		// Every case twice: the second time the planner has statistics.
 		var analyzed []listCase
@@ -564,7 +583,7 @@ func TestResourceList(t *testing.T) {
 			}
 			var want []int64
 			for _, r := range all {
-				if match(tc.f, r) {
+				if match(tc, r) {
 					want = append(want, r.PK)
 				}
 			}
@@ -573,14 +592,14 @@ func TestResourceList(t *testing.T) {
 				f := tc.f
 				f.Limit = limit
 				var got []int64
-				for _, r := range listAll(t, db, f) {
+				for _, r := range listAll(t, db, tc.scope(), f) {
 					got = append(got, r.PK)
 				}
 				if !slices.Equal(got, want) {
 					t.Errorf("%s (limit %d): listed %d resources, want %d\n got %v\nwant %v", tc.name, limit, len(got), len(want), got, want)
 				}
 			}
-			if n, err := db.ResourceCount(ctx, tc.f); err != nil || n != len(want) {
+			if n, err := db.ResourceCount(ctx, tc.scope(), tc.f); err != nil || n != len(want) {
 				t.Errorf("%s: ResourceCount = %d, %v; want %d", tc.name, n, err, len(want))
 			}
 		}
@@ -589,7 +608,7 @@ func TestResourceList(t *testing.T) {
 		}
 
 		// A page's resources are whole, and the cursor is the last PK.
-		rs, next, err := db.ResourceList(ctx, steward.ResourceFilter{Limit: 3, TenantID: ta})
+		rs, next, err := db.ResourceList(ctx, everything, steward.ResourceFilter{Limit: 3, TenantID: ta})
 		if err != nil || len(rs) != 3 || next != fmt.Sprint(rs[2].PK) || rs[0].Tags == nil && len(all[0].Tags) > 0 || rs[0].Name == "" {
 			t.Fatalf("first page = %+v, %q, %v", rs, next, err)
 		}
@@ -604,7 +623,7 @@ func TestResourceList(t *testing.T) {
 			}
 		}
 		for _, bad := range []steward.ResourceFilter{{Limit: 1001}, {Limit: -1}, {After: -5}, {Tags: []steward.TagMatch{{Key: " "}}}} {
-			_, _, err := db.ResourceList(ctx, bad)
+			_, _, err := db.ResourceList(ctx, everything, bad)
 			wantCode(t, err, steward.EINVALID)
 		}
 	})
@@ -632,7 +651,7 @@ func TestResourceUpsertGroupedPages(t *testing.T) {
 	seen := map[int64]bool{}
 	for _, p := range [][]*steward.Resource{pages[0], pages[2]} {
 		for _, r := range p {
-			got, err := db.ResourceGet(ctx, r.ID)
+			got, err := db.ResourceGet(ctx, everything, r.ID)
 			if err != nil || got.PK != r.PK || seen[r.PK] || got.Tags["env"] != r.Tags["env"] {
 				t.Fatalf("%s: stored %+v (%v), PK given %d", r.ID, got, err, r.PK)
 			}
@@ -640,7 +659,7 @@ func TestResourceUpsertGroupedPages(t *testing.T) {
 		}
 	}
 	for sub, want := range map[string]int{s1: 150, s2: 100} {
-		n, err := db.ResourceCount(ctx, steward.ResourceFilter{SubscriptionID: sub, Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}})
+		n, err := db.ResourceCount(ctx, everything, steward.ResourceFilter{SubscriptionID: sub, Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}})
 		if err != nil || n != want {
 			t.Fatalf("%s env=prod: %d (%v), want %d", sub, n, err, want)
 		}
@@ -680,7 +699,7 @@ func TestResourceListPlanMemoFollowsData(t *testing.T) {
 			var n []int
 			for _, f := range filters {
 				f.Limit = 1000
-				n = append(n, len(listAll(t, db, f)))
+				n = append(n, len(listAll(t, db, everything, f)))
 			}
 			return n
 		}
@@ -745,28 +764,28 @@ func TestSyncRunClaim(t *testing.T) {
 		if got := claim(c, later); got.Status != steward.SyncRunning {
 			t.Fatalf("run taking over: %+v", got)
 		}
-		if old, _ := db.SyncRunGet(ctx, a.ID); old.Status != steward.SyncCanceled || !strings.Contains(old.Error, fmt.Sprintf("run %d took its place", c.ID)) {
+		if old, _ := db.SyncRunGet(ctx, everything, a.ID); old.Status != steward.SyncCanceled || !strings.Contains(old.Error, fmt.Sprintf("run %d took its place", c.ID)) {
 			t.Fatalf("abandoned run: %+v", old)
 		}
 		// Had it only stalled, its process learns at its next update, and
 		// the run stays canceled.
 		got.Seen = 10
 		wantCode(t, db.SyncRunUpdate(ctx, got), steward.ECONFLICT)
-		if old, _ := db.SyncRunGet(ctx, a.ID); old.Status != steward.SyncCanceled || old.Seen != 0 {
+		if old, _ := db.SyncRunGet(ctx, everything, a.ID); old.Status != steward.SyncCanceled || old.Seen != 0 {
 			t.Fatalf("a canceled run was updated: %+v", old)
 		}
 
 		// The heartbeat renews running runs only.
-		before, _ := db.SyncRunGet(ctx, c.ID)
+		before, _ := db.SyncRunGet(ctx, everything, c.ID)
 		time.Sleep(2 * time.Millisecond)
 		if err := db.SyncRunHeartbeat(ctx, []int64{a.ID, c.ID}); err != nil {
 			t.Fatal(err)
 		}
-		after, _ := db.SyncRunGet(ctx, c.ID)
+		after, _ := db.SyncRunGet(ctx, everything, c.ID)
 		if !after.HeartbeatAt.After(before.HeartbeatAt) {
 			t.Fatalf("heartbeat %v, then %v", before.HeartbeatAt, after.HeartbeatAt)
 		}
-		if old, _ := db.SyncRunGet(ctx, a.ID); !old.HeartbeatAt.Equal(got.HeartbeatAt) {
+		if old, _ := db.SyncRunGet(ctx, everything, a.ID); !old.HeartbeatAt.Equal(got.HeartbeatAt) {
 			t.Fatal("a canceled run's heartbeat was renewed")
 		}
 

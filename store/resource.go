@@ -761,11 +761,13 @@ func (tx *Tx) deleteSubscriptionTags(ctx context.Context, subscriptionID string)
 
 const resourceColumns = `r.pk, r.arm_id, r.subscription_id, r.resource_group, r.name, r.type, r.location, r.tags, r.first_seen_at, r.synced_at`
 
-func scanResource(row interface{ Scan(...any) error }) (*steward.Resource, error) {
+// scanResource reads resourceColumns, and into extra any columns after them.
+func scanResource(row interface{ Scan(...any) error }, extra ...any) (*steward.Resource, error) {
 	var r steward.Resource
 	var tags string
 	var first, synced sql.NullInt64
-	if err := row.Scan(&r.PK, &r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Name, &r.Type, &r.Location, &tags, &first, &synced); err != nil {
+	dest := append([]any{&r.PK, &r.ID, &r.SubscriptionID, &r.ResourceGroup, &r.Name, &r.Type, &r.Location, &tags, &first, &synced}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	var err error
@@ -776,23 +778,40 @@ func scanResource(row interface{ Scan(...any) error }) (*steward.Resource, error
 	return &r, nil
 }
 
-// ResourceGet finds a resource by ARM ID, case-insensitively.
-func (db *DB) ResourceGet(ctx context.Context, armID string) (*steward.Resource, error) {
-	r, err := scanResource(db.r.QueryRowContext(ctx, `SELECT `+resourceColumns+` FROM resources r WHERE r.arm_key = $1`, steward.ResourceKey(armID)))
+// ResourceGet finds a resource within the scope by ARM ID,
+// case-insensitively.
+func (db *DB) ResourceGet(ctx context.Context, scope steward.Scope, armID string) (*steward.Resource, error) {
+	var tenant string
+	r, err := scanResource(db.r.QueryRowContext(ctx, `
+		SELECT `+resourceColumns+`, s.tenant_id FROM resources r JOIN subscriptions s ON s.id = r.subscription_id
+		WHERE r.arm_key = $1`, steward.ResourceKey(armID)), &tenant)
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Resource not found.")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading resource: %w", err)
 	}
+	if err := notFoundOutside(scope, tenant, "Resource"); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
-// TagHistory returns a resource's tag changes, newest first; limit defaults
-// to 100 and is at most 1,000.
-func (db *DB) TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*steward.TagHistoryEntry, error) {
+// TagHistory returns the tag changes of a resource within the scope,
+// newest first; limit defaults to 100 and is at most 1,000.
+func (db *DB) TagHistory(ctx context.Context, scope steward.Scope, resourcePK int64, limit int) ([]*steward.TagHistoryEntry, error) {
+	var a args
+	cond, none := a.scopeCond(scope, "s.tenant_id")
+	if none {
+		return nil, nil
+	}
+	where := `h.resource_pk = ` + a.add(resourcePK)
+	if cond != "" {
+		where += ` AND h.resource_pk IN (SELECT r.pk FROM resources r JOIN subscriptions s ON s.id = r.subscription_id
+			WHERE r.pk = ` + a.add(resourcePK) + ` AND ` + cond + `)`
+	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT at, tag_key, old_value, new_value, source, actor, edit_id FROM tag_history
-		WHERE resource_pk = $1 ORDER BY id DESC LIMIT $2`, resourcePK, listLimit(limit, 100, 1000))
+		SELECT h.at, h.tag_key, h.old_value, h.new_value, h.source, h.actor, h.edit_id FROM tag_history h
+		WHERE `+where+` ORDER BY h.id DESC LIMIT `+a.add(listLimit(limit, 100, 1000)), a...)
 	if err != nil {
 		return nil, fmt.Errorf("reading tag history: %w", err)
 	}
@@ -824,9 +843,13 @@ func (db *DB) TagHistory(ctx context.Context, resourcePK int64, limit int) ([]*s
 // TagKeys lists tag names in use within f's tenant, subscription and scope
 // (its other fields are ignored), from the per-subscription counts that
 // every write keeps up to date. limit defaults to 100 and is at most 1,000.
-func (db *DB) TagKeys(ctx context.Context, f steward.ResourceFilter, limit int) ([]*steward.TagKeyStat, error) {
+func (db *DB) TagKeys(ctx context.Context, scope steward.Scope, f steward.ResourceFilter, limit int) ([]*steward.TagKeyStat, error) {
 	var a args
 	var where []string
+	cond, none := a.scopeCond(scope, "s.tenant_id")
+	if none {
+		return nil, nil
+	}
 	if f.SubscriptionID != "" {
 		where = append(where, `c.subscription_id = `+a.add(strings.ToLower(f.SubscriptionID)))
 	}
@@ -834,11 +857,8 @@ func (db *DB) TagKeys(ctx context.Context, f steward.ResourceFilter, limit int) 
 	if f.TenantID != "" {
 		tenantConds = append(tenantConds, `s.tenant_id = `+a.add(strings.ToLower(f.TenantID)))
 	}
-	if f.Scoped {
-		if len(f.Tenants) == 0 {
-			return nil, nil
-		}
-		tenantConds = append(tenantConds, `s.tenant_id IN (`+a.addLower(f.Tenants)+`)`)
+	if cond != "" {
+		tenantConds = append(tenantConds, cond)
 	}
 	if len(tenantConds) > 0 {
 		where = append(where, `c.subscription_id IN (SELECT s.id FROM subscriptions s WHERE `+strings.Join(tenantConds, " AND ")+`)`)

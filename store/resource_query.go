@@ -57,6 +57,7 @@ type resourceQuery struct {
 	db       *DB
 	conn     queryer // every query of one listing runs on one connection
 	f        steward.ResourceFilter
+	access   steward.Scope // the tenants the caller may read
 	exact    [][2]string // key_norm, value
 	anyKeys  []string    // key_norm
 	untagged string      // key_norm
@@ -69,8 +70,8 @@ type resourceQuery struct {
 	spanned bool
 }
 
-func (db *DB) newResourceQuery(f steward.ResourceFilter) (*resourceQuery, error) {
-	q := &resourceQuery{db: db, f: f}
+func (db *DB) newResourceQuery(access steward.Scope, f steward.ResourceFilter) (*resourceQuery, error) {
+	q := &resourceQuery{db: db, f: f, access: access}
 	switch {
 	case f.Limit < 0 || f.Limit > 1000:
 		return nil, steward.Errorf(steward.EINVALID, "limit must be from 1 to 1000.")
@@ -114,19 +115,21 @@ type scope struct {
 	spanned bool
 }
 
-// scope resolves the tenant, scope and subscription filters.
+// scope resolves the caller's scope and the tenant and subscription
+// filters into subscriptions.
 func (q *resourceQuery) scope(ctx context.Context) (scope, error) {
 	f := q.f
-	if f.Scoped && len(f.Tenants) == 0 {
-		return scope{}, nil
-	}
 	var a args
 	var conds []string
+	cond, none := a.scopeCond(q.access, "tenant_id")
+	if none {
+		return scope{}, nil
+	}
+	if cond != "" {
+		conds = append(conds, cond)
+	}
 	if f.TenantID != "" {
 		conds = append(conds, `tenant_id = `+a.add(strings.ToLower(f.TenantID)))
-	}
-	if f.Scoped {
-		conds = append(conds, `tenant_id IN (`+a.addLower(f.Tenants)+`)`)
 	}
 	if f.SubscriptionID != "" {
 		conds = append(conds, `id = `+a.add(strings.ToLower(f.SubscriptionID)))
@@ -419,8 +422,8 @@ func (q *resourceQuery) listSQL(ctx context.Context, a *args, sc scope) (string,
 // ResourceList returns a page of resources matching f in PK order and the
 // cursor of the next page ("" at the end). See maxArms for how it is
 // planned.
-func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*steward.Resource, string, error) {
-	q, err := db.newResourceQuery(f)
+func (db *DB) ResourceList(ctx context.Context, access steward.Scope, f steward.ResourceFilter) ([]*steward.Resource, string, error) {
+	q, err := db.newResourceQuery(access, f)
 	if err != nil {
 		return nil, "", err
 	}
@@ -468,9 +471,9 @@ func (db *DB) ResourceList(ctx context.Context, f steward.ResourceFilter) ([]*st
 
 // ResourceCount counts the resources matching f (Limit and After ignored),
 // planned like a listing but without order: a scope is an IN list.
-func (db *DB) ResourceCount(ctx context.Context, f steward.ResourceFilter) (int, error) {
+func (db *DB) ResourceCount(ctx context.Context, access steward.Scope, f steward.ResourceFilter) (int, error) {
 	f.Limit, f.After = 0, 0
-	q, err := db.newResourceQuery(f)
+	q, err := db.newResourceQuery(access, f)
 	if err != nil {
 		return 0, err
 	}

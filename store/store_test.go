@@ -207,7 +207,7 @@ func TestAuditList(t *testing.T) {
 		ctx := context.Background()
 		list := func(f steward.AuditFilter) ([]*steward.AuditEvent, string) {
 			t.Helper()
-			evs, next, err := db.AuditList(ctx, f)
+			evs, next, err := db.AuditList(ctx, everything, f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,17 +241,17 @@ func TestAuditList(t *testing.T) {
 		if evs, _ := list(steward.AuditFilter{TenantID: strings.ToUpper(tenant)}); len(evs) != 5 {
 			t.Fatalf("tenant filter: %d events, want 5", len(evs))
 		}
-		if evs, _ := list(steward.AuditFilter{Scoped: true, Tenants: []string{tenant}}); len(evs) != 5 {
-			t.Fatalf("scoped filter: %d events, want 5", len(evs))
+		if evs, _, _ := db.AuditList(ctx, storetest.Scope(strings.ToUpper(tenant)), steward.AuditFilter{}); len(evs) != 5 {
+			t.Fatalf("scoped: %d events, want 5 (those of no tenant are out of scope)", len(evs))
 		}
-		if evs, _ := list(steward.AuditFilter{Scoped: true}); len(evs) != 0 {
+		if evs, _, _ := db.AuditList(ctx, steward.Scope{}, steward.AuditFilter{}); len(evs) != 0 {
 			t.Fatalf("scoped to no tenants: %d events, want 0", len(evs))
 		}
 		evs, _ := list(steward.AuditFilter{From: base.Add(10 * time.Minute), To: base.Add(15 * time.Minute)})
 		if len(evs) != 5 || evs[0].ID != 15 || evs[4].ID != 11 {
 			t.Fatalf("time filter: %d events", len(evs))
 		}
-		_, _, err := db.AuditList(ctx, steward.AuditFilter{Limit: 5000})
+		_, _, err := db.AuditList(ctx, everything, steward.AuditFilter{Limit: 5000})
 		wantCode(t, err, steward.EINVALID)
 		wantCode(t, db.AuditAppend(ctx, &steward.AuditEvent{Actor: "x", Action: "y", Outcome: "maybe"}), steward.EINVALID)
 	})
@@ -355,7 +355,7 @@ func TestAtomicity(t *testing.T) {
 		if n, _ := db.UserCount(ctx); n != 0 {
 			t.Fatalf("%d users stored by failed creates", n)
 		}
-		if evs, _, _ := db.AuditList(ctx, steward.AuditFilter{}); len(evs) != 0 {
+		if evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{}); len(evs) != 0 {
 			t.Fatalf("%d audit events stored by failed creates", len(evs))
 		}
 	})
@@ -406,10 +406,10 @@ func TestMigratePostgresKeys(t *testing.T) {
 	if err := db.WriteDB().QueryRow(`SELECT collation_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'resources' AND column_name = 'arm_key'`).Scan(&collation); err != nil || collation != "C" {
 		t.Fatalf("resources.arm_key collation = %q, %v; want C", collation, err)
 	}
-	if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "dev"}}}); n != 25 {
+	if n, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "dev"}}}); n != 25 {
 		t.Fatalf("%d resources tagged env=dev after the upgrade, want 25", n)
 	}
-	got, err := db.ResourceGet(ctx, strings.ToUpper(rs[7].ID))
+	got, err := db.ResourceGet(ctx, everything, strings.ToUpper(rs[7].ID))
 	if err != nil || got.PK != rs[7].PK || got.Tags["Env"] != "dev" {
 		t.Fatalf("ResourceGet after the upgrade = %+v, %v", got, err)
 	}
@@ -418,7 +418,7 @@ func TestMigratePostgresKeys(t *testing.T) {
 	}
 	_, err = db.ResourceUpsertMany(ctx, guid('9', 9), makeResources(guid('9', 9), 1, nil), true)
 	wantCode(t, err, steward.ENOTFOUND)
-	if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{}); n != 60 {
+	if n, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{}); n != 60 {
 		t.Fatalf("%d resources stored, want 60 (none for the unknown subscription)", n)
 	}
 }

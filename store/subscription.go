@@ -166,23 +166,32 @@ func getSubscription(ctx context.Context, q querier, id string, lock string) (*s
 	return s, nil
 }
 
-// SubscriptionGet returns a subscription.
-func (db *DB) SubscriptionGet(ctx context.Context, id string) (*steward.Subscription, error) {
-	return getSubscription(ctx, db.r, id, "")
+// SubscriptionGet returns a subscription within the scope.
+func (db *DB) SubscriptionGet(ctx context.Context, scope steward.Scope, id string) (*steward.Subscription, error) {
+	s, err := getSubscription(ctx, db.r, id, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := notFoundOutside(scope, s.TenantID, "Subscription"); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// SubscriptionList returns subscriptions by display name.
-func (db *DB) SubscriptionList(ctx context.Context, f steward.SubscriptionFilter) ([]*steward.Subscription, error) {
+// SubscriptionList returns the subscriptions within the scope by display
+// name.
+func (db *DB) SubscriptionList(ctx context.Context, scope steward.Scope, f steward.SubscriptionFilter) ([]*steward.Subscription, error) {
 	var a args
 	var where []string
+	cond, none := a.scopeCond(scope, "tenant_id")
+	if none {
+		return nil, nil
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
 	if f.TenantID != "" {
 		where = append(where, `tenant_id = `+a.add(strings.ToLower(f.TenantID)))
-	}
-	if f.Scoped {
-		if len(f.Tenants) == 0 {
-			return nil, nil
-		}
-		where = append(where, `tenant_id IN (`+a.addLower(f.Tenants)+`)`)
 	}
 	return listSubscriptions(ctx, db.r, strings.Join(where, " AND "), a)
 }
@@ -450,7 +459,7 @@ func (db *DB) SyncRunClaim(ctx context.Context, id int64, staleBefore time.Time)
 	if out.Status == steward.SyncSucceeded || out.Status == steward.SyncCanceled {
 		return out, nil
 	}
-	return db.SyncRunGet(ctx, id)
+	return db.syncRunGet(ctx, id)
 }
 
 // SyncRunHeartbeat renews the heartbeat of those of the runs still running.
@@ -479,8 +488,21 @@ func (tx *Tx) syncRun(ctx context.Context, id int64, lock string) (*steward.Sync
 	return r, nil
 }
 
-// SyncRunGet returns a run.
-func (db *DB) SyncRunGet(ctx context.Context, id int64) (*steward.SyncRun, error) {
+// SyncRunGet returns a run of a subscription within the scope.
+func (db *DB) SyncRunGet(ctx context.Context, scope steward.Scope, id int64) (*steward.SyncRun, error) {
+	r, err := db.syncRunGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := db.subscriptionInScope(ctx, scope, r.SubscriptionID); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
+	}
+	return r, nil
+}
+
+func (db *DB) syncRunGet(ctx context.Context, id int64) (*steward.SyncRun, error) {
 	r, err := scanSyncRun(db.r.QueryRowContext(ctx, `SELECT `+syncRunColumns+` FROM sync_runs WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
@@ -490,9 +512,28 @@ func (db *DB) SyncRunGet(ctx context.Context, id int64) (*steward.SyncRun, error
 	return r, nil
 }
 
-// SyncRunList returns a subscription's runs, newest first; limit defaults
-// to 20 and is at most 1,000.
-func (db *DB) SyncRunList(ctx context.Context, subscriptionID string, limit int) ([]*steward.SyncRun, error) {
+// subscriptionInScope reports whether a subscription exists and belongs to
+// a tenant within the scope.
+func (db *DB) subscriptionInScope(ctx context.Context, scope steward.Scope, id string) (bool, error) {
+	if scope.Empty() {
+		return false, nil
+	}
+	var tenant string
+	err := db.r.QueryRowContext(ctx, `SELECT tenant_id FROM subscriptions WHERE id = $1`, strings.ToLower(id)).Scan(&tenant)
+	if isNoRows(err) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("reading subscription: %w", err)
+	}
+	return scope.Allows(tenant), nil
+}
+
+// SyncRunList returns a subscription's runs, newest first, when it is
+// within the scope; limit defaults to 20 and is at most 1,000.
+func (db *DB) SyncRunList(ctx context.Context, scope steward.Scope, subscriptionID string, limit int) ([]*steward.SyncRun, error) {
+	if ok, err := db.subscriptionInScope(ctx, scope, subscriptionID); err != nil || !ok {
+		return nil, err
+	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+syncRunColumns+` FROM sync_runs WHERE subscription_id = $1 ORDER BY id DESC LIMIT $2`,
 		strings.ToLower(subscriptionID), listLimit(limit, 20, 1000))
 	if err != nil {

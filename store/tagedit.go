@@ -156,6 +156,16 @@ func (db *DB) TagEditCreate(ctx context.Context, e *steward.TagEdit, items []*st
 		if err := tx.insertItems(ctx, e.ID, items); err != nil {
 			return err
 		}
+		tenants := map[string]bool{}
+		for _, st := range states {
+			tenants[st.tenant] = true
+		}
+		e.Tenants = slices.Sorted(maps.Keys(tenants))
+		for _, t := range e.Tenants {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tag_edit_tenants (edit_id, tenant_id) VALUES ($1, $2)`, e.ID, t); err != nil {
+				return fmt.Errorf("recording the tenants of a tag edit: %w", err)
+			}
+		}
 		return tx.appendAudit(ctx, ev)
 	})
 }
@@ -209,45 +219,149 @@ func (tx *Tx) insertItems(ctx context.Context, editID int64, items []*steward.Ta
 	return nil
 }
 
-// TagEditGet returns an edit with its counts.
-func (db *DB) TagEditGet(ctx context.Context, id int64) (*steward.TagEdit, error) {
+// TagEditGet returns an edit that touches a tenant within the scope, shown
+// as the scope may see it (see scopeEdits).
+func (db *DB) TagEditGet(ctx context.Context, scope steward.Scope, id int64) (*steward.TagEdit, error) {
 	e, err := scanEdit(db.r.QueryRowContext(ctx, `SELECT `+editColumns+` FROM tag_edits WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Tag edit not found.")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading tag edit: %w", err)
 	}
-	return e, nil
+	out, err := db.scopeEdits(ctx, scope, []*steward.TagEdit{e})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, steward.Errorf(steward.ENOTFOUND, "Tag edit not found.")
+	}
+	return out[0], nil
 }
 
-// TagEditList returns edits, newest first; limit defaults to 100 and is at
-// most 1,000.
-func (db *DB) TagEditList(ctx context.Context, limit int) ([]*steward.TagEdit, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+editColumns+` FROM tag_edits ORDER BY id DESC LIMIT $1`, listLimit(limit, 100, 1000))
+// TagEditList returns the edits that touch a tenant within the scope,
+// newest first; limit defaults to 100 and is at most 1,000.
+func (db *DB) TagEditList(ctx context.Context, scope steward.Scope, limit int) ([]*steward.TagEdit, error) {
+	var a args
+	q := `SELECT ` + editColumns + ` FROM tag_edits`
+	cond, none := a.scopeCond(scope, "tenant_id")
+	if none {
+		return nil, nil
+	}
+	if cond != "" {
+		q += ` WHERE id IN (SELECT edit_id FROM tag_edit_tenants WHERE ` + cond + `)`
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT `+a.add(listLimit(limit, 100, 1000)), a...)
 	if err != nil {
 		return nil, fmt.Errorf("listing tag edits: %w", err)
 	}
-	defer rows.Close()
-	var out []*steward.TagEdit
-	for rows.Next() {
+	var edits []*steward.TagEdit
+	err = eachRow(rows, nil, func(rows *sql.Rows) error {
 		e, err := scanEdit(rows)
-		if err != nil {
-			return nil, fmt.Errorf("reading tag edit: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		edits = append(edits, e)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("listing tag edits: %w", err)
+	}
+	return db.scopeEdits(ctx, scope, edits)
+}
+
+// scopeEdits fills in the tenants each edit touches and returns the edits
+// that touch one within the scope. An edit that also touches a tenant
+// outside it is Partial: its request, which names resources and tags
+// there, is withheld, and its counts and status are those of the items
+// within the scope.
+func (db *DB) scopeEdits(ctx context.Context, scope steward.Scope, edits []*steward.TagEdit) ([]*steward.TagEdit, error) {
+	if len(edits) == 0 || scope.Empty() {
+		return nil, nil
+	}
+	byID := map[int64]*steward.TagEdit{}
+	ids := make([]int64, len(edits))
+	for i, e := range edits {
+		byID[e.ID], ids[i] = e, e.ID
+	}
+	var a args
+	rows, err := db.r.QueryContext(ctx, `SELECT edit_id, tenant_id FROM tag_edit_tenants WHERE edit_id IN (`+addList(db, &a, ids)+`) ORDER BY edit_id, tenant_id`, a...)
+	err = eachRow(rows, err, func(rows *sql.Rows) error {
+		var id int64
+		var tenant string
+		if err := rows.Scan(&id, &tenant); err != nil {
+			return err
+		}
+		byID[id].Tenants = append(byID[id].Tenants, tenant)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the tenants of tag edits: %w", err)
+	}
+	out := edits[:0]
+	for _, e := range edits {
+		switch {
+		case scope.AllowsAll(e.Tenants) && len(e.Tenants) > 0:
+			out = append(out, e)
+		case scope.AllowsAny(e.Tenants):
+			if err := db.partialEdit(ctx, scope, e); err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
 	}
 	return out, nil
 }
 
-// TagEditItems returns an edit's items, or with editID 0 the items in
-// status across edits, by ID after an item ID; limit defaults to 100 and
-// is at most 5,000.
-func (db *DB) TagEditItems(ctx context.Context, editID int64, status steward.TagEditStatus, after int64, limit int) ([]*steward.TagEditItem, error) {
+// partialEdit shows an edit as someone who may read only some of its
+// tenants sees it.
+func (db *DB) partialEdit(ctx context.Context, scope steward.Scope, e *steward.TagEdit) error {
+	var a args
+	cond, _ := a.scopeCond(scope, "tenant_id")
+	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM tag_edit_items WHERE edit_id = `+a.add(e.ID)+` AND `+cond+` GROUP BY status`, a...)
+	counts := map[steward.TagEditStatus]int{}
+	err = eachRow(rows, err, func(rows *sql.Rows) error {
+		var status string
+		var n int
+		err := rows.Scan(&status, &n)
+		counts[steward.TagEditStatus(status)] = n
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("counting tag edit items: %w", err)
+	}
+	// Only the tenants within the scope are named.
+	e.Partial, e.Request = true, ""
+	e.Tenants = slices.DeleteFunc(e.Tenants, func(t string) bool { return !scope.Allows(t) })
+	e.ItemCount, e.AppliedCount, e.FailedCount, e.ConflictCount = 0, counts[steward.EditApplied], counts[steward.EditFailed], counts[steward.EditConflict]
+	for _, n := range counts {
+		e.ItemCount += n
+	}
+	switch {
+	case counts[steward.EditPending] > 0:
+		e.Status = steward.EditPending
+	case counts[steward.EditConflict] > 0:
+		e.Status = steward.EditConflict
+	case counts[steward.EditHeld] > 0:
+		e.Status = steward.EditHeld
+	default:
+		e.Status = steward.EditDone
+	}
+	if e.Status != steward.EditDone {
+		e.FinishedAt = time.Time{}
+	}
+	return nil
+}
+
+// TagEditItems returns the items within the scope of an edit, or with
+// editID 0 the items in status across edits, by ID after an item ID; limit
+// defaults to 100 and is at most 5,000.
+func (db *DB) TagEditItems(ctx context.Context, scope steward.Scope, editID int64, status steward.TagEditStatus, after int64, limit int) ([]*steward.TagEditItem, error) {
 	var a args
 	var where []string
+	cond, none := a.scopeCond(scope, "tenant_id")
+	if none {
+		return nil, nil
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
 	if editID != 0 {
 		where = append(where, `edit_id = `+a.add(editID))
 	}
@@ -263,13 +377,16 @@ func (db *DB) TagEditItems(ctx context.Context, editID int64, status steward.Tag
 	return scanItems(rows)
 }
 
-// TagEditItemGet returns one item.
-func (db *DB) TagEditItemGet(ctx context.Context, id int64) (*steward.TagEditItem, error) {
+// TagEditItemGet returns one item within the scope.
+func (db *DB) TagEditItemGet(ctx context.Context, scope steward.Scope, id int64) (*steward.TagEditItem, error) {
 	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM tag_edit_items WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Tag edit item not found.")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading tag edit item: %w", err)
+	}
+	if err := notFoundOutside(scope, it.TenantID, "Tag edit item"); err != nil {
+		return nil, err
 	}
 	return it, nil
 }

@@ -51,14 +51,14 @@ func TestTagEditOutbox(t *testing.T) {
 		if items[3].TenantID != tb || edit.Status != steward.EditPending || edit.ItemCount != 4 {
 			t.Fatalf("edit = %+v, item tenant %q", edit, items[3].TenantID)
 		}
-		evs, _, _ := db.AuditList(ctx, steward.AuditFilter{Action: "tags.edit"})
+		evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{Action: "tags.edit"})
 		if len(evs) != 1 {
 			t.Fatalf("%d tags.edit events, want 1", len(evs))
 		}
 		wantCode(t, db.TagEditCreate(ctx, &steward.TagEdit{CreatedBy: "alice"}, nil, nil), steward.EINVALID)
 		wantCode(t, db.TagEditCreate(ctx, &steward.TagEdit{CreatedBy: "alice"}, []*steward.TagEditItem{{ResourceID: "/x", SubscriptionID: guid('9', 9), Merge: map[string]string{"a": "b"}}},
 			steward.NewAuditEvent(ctx, "tags.edit", "x")), steward.EINVALID)
-		if edits, _ := db.TagEditList(ctx, 0); len(edits) != 1 {
+		if edits, _ := db.TagEditList(ctx, everything, 0); len(edits) != 1 {
 			t.Fatalf("a refused edit was stored: %d edits", len(edits))
 		}
 
@@ -93,15 +93,15 @@ func TestTagEditOutbox(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		e, _ := db.TagEditGet(ctx, edit.ID)
+		e, _ := db.TagEditGet(ctx, everything, edit.ID)
 		if e.AppliedCount != 1 || e.Status != steward.EditPending {
 			t.Fatalf("edit after applying one item twice = %+v; want 1 applied, still pending", e)
 		}
-		res, _ := db.ResourceGet(ctx, ra[0].ID)
+		res, _ := db.ResourceGet(ctx, everything, ra[0].ID)
 		if !maps.Equal(res.Tags, azure) {
 			t.Fatalf("resource tags = %v, want %v", res.Tags, azure)
 		}
-		hist, _ := db.TagHistory(ctx, ra[0].PK, 0)
+		hist, _ := db.TagHistory(ctx, everything, ra[0].PK, 0)
 		if len(hist) != 3 {
 			t.Fatalf("history = %+v; want Owner removed, env changed, extra added", hist)
 		}
@@ -110,10 +110,10 @@ func TestTagEditOutbox(t *testing.T) {
 				t.Fatalf("history entry = %+v", h)
 			}
 		}
-		if n, _ := db.ResourceCount(ctx, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}}); n != 1 {
+		if n, _ := db.ResourceCount(ctx, everything, steward.ResourceFilter{Tags: []steward.TagMatch{{Key: "env", Value: "prod"}}}); n != 1 {
 			t.Fatalf("%d resources env=prod after the write, want 1", n)
 		}
-		keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: a1}, 0)
+		keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{SubscriptionID: a1}, 0)
 		if len(keys) != 3 || keys[0].Key != "env" || keys[0].Resources != 3 || keys[1].Key != "owner" || keys[1].Resources != 2 {
 			t.Fatalf("tag keys after the write = %+v", keys)
 		}
@@ -131,18 +131,18 @@ func TestTagEditOutbox(t *testing.T) {
 		if err := db.TagEditItemFinish(ctx, conf, nil, steward.NewAuditEvent(ctx, "tags.conflict", conf.ResourceID)); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := db.TagEditItemGet(ctx, conf.ID)
+		got, _ := db.TagEditItemGet(ctx, everything, conf.ID)
 		if got.Status != steward.EditConflict || len(got.Conflicts) != 1 || *got.Conflicts[0].Azure != "test" || got.LastError == "" {
 			t.Fatalf("conflict item = %+v", got)
 		}
-		e, _ = db.TagEditGet(ctx, edit.ID)
+		e, _ = db.TagEditGet(ctx, everything, edit.ID)
 		if e.ConflictCount != 1 || e.Status != steward.EditConflict {
 			t.Fatalf("edit = %+v; want conflict (nothing pending, one conflict)", e)
 		}
-		if rs, _, _ := db.ResourceList(ctx, steward.ResourceFilter{InConflict: true}); len(rs) != 1 || rs[0].PK != ra[1].PK {
+		if rs, _, _ := db.ResourceList(ctx, everything, steward.ResourceFilter{InConflict: true}); len(rs) != 1 || rs[0].PK != ra[1].PK {
 			t.Fatalf("in conflict = %v", rs)
 		}
-		if cs, _ := db.TagEditItems(ctx, 0, steward.EditConflict, 0, 10); len(cs) != 1 || cs[0].ID != conf.ID {
+		if cs, _ := db.TagEditItems(ctx, everything, 0, steward.EditConflict, 0, 10); len(cs) != 1 || cs[0].ID != conf.ID {
 			t.Fatalf("items in conflict = %v", cs)
 		}
 		// Resolved by applying over Azure's value: pending again.
@@ -151,10 +151,10 @@ func TestTagEditOutbox(t *testing.T) {
 		if err := db.TagEditItemFinish(ctx, got, nil, steward.NewAuditEvent(ctx, "tags.conflict_resolved", got.ResourceID)); err != nil {
 			t.Fatal(err)
 		}
-		if e, _ := db.TagEditGet(ctx, edit.ID); e.ConflictCount != 0 || e.Status != steward.EditPending {
+		if e, _ := db.TagEditGet(ctx, everything, edit.ID); e.ConflictCount != 0 || e.Status != steward.EditPending {
 			t.Fatalf("edit after resolving = %+v", e)
 		}
-		if it, _ := db.TagEditItemGet(ctx, got.ID); *it.Expected["env"] != "test" || len(it.Conflicts) != 0 {
+		if it, _ := db.TagEditItemGet(ctx, everything, got.ID); *it.Expected["env"] != "test" || len(it.Conflicts) != 0 {
 			t.Fatalf("resolved item = %+v", it)
 		}
 
@@ -182,20 +182,20 @@ func TestTagEditOutbox(t *testing.T) {
 		if _, err := db.SubscriptionSetLevel(ctx, a1, steward.SyncReadTags, nil); err != nil {
 			t.Fatal(err)
 		}
-		if it, _ := db.TagEditItemGet(ctx, got.ID); it.Status != steward.EditHeld {
+		if it, _ := db.TagEditItemGet(ctx, everything, got.ID); it.Status != steward.EditHeld {
 			t.Fatalf("item of a subscription set to read-tags is %s, want held", it.Status)
 		}
 		tenantB.WriteEnabled = false
 		if err := db.TenantUpdate(ctx, tenantB, nil); err != nil {
 			t.Fatal(err)
 		}
-		if it, _ := db.TagEditItemGet(ctx, items[3].ID); it.Status != steward.EditHeld {
+		if it, _ := db.TagEditItemGet(ctx, everything, items[3].ID); it.Status != steward.EditHeld {
 			t.Fatalf("item of a tenant with write access off is %s, want held", it.Status)
 		}
 		if n, _ := db.TagEditHold(ctx, ta, "", true); n != 1 {
 			t.Fatalf("held %d more items of tenant A, want 1 (a2's)", n)
 		}
-		e, _ = db.TagEditGet(ctx, edit.ID)
+		e, _ = db.TagEditGet(ctx, everything, edit.ID)
 		if e.Status != steward.EditHeld {
 			t.Fatalf("edit with every open item held = %+v", e)
 		}
@@ -205,7 +205,7 @@ func TestTagEditOutbox(t *testing.T) {
 		// Everything settles: the edit is done. A late failure from a
 		// worker whose lease had passed does not undo an applied item.
 		for _, id := range []int64{items[1].ID, items[2].ID, items[3].ID} {
-			it, _ := db.TagEditItemGet(ctx, id)
+			it, _ := db.TagEditItemGet(ctx, everything, id)
 			it.Status = map[bool]steward.TagEditStatus{true: steward.EditCanceled, false: steward.EditFailed}[id == items[1].ID]
 			if err := db.TagEditItemFinish(ctx, it, nil, nil); err != nil {
 				t.Fatal(err)
@@ -215,24 +215,24 @@ func TestTagEditOutbox(t *testing.T) {
 		if err := db.TagEditItemFinish(ctx, done, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		e, _ = db.TagEditGet(ctx, edit.ID)
+		e, _ = db.TagEditGet(ctx, everything, edit.ID)
 		if e.Status != steward.EditDone || e.AppliedCount != 1 || e.FailedCount != 2 || e.FinishedAt.IsZero() {
 			t.Fatalf("finished edit = %+v", e)
 		}
-		if it, _ := db.TagEditItemGet(ctx, done.ID); it.Status != steward.EditApplied {
+		if it, _ := db.TagEditItemGet(ctx, everything, done.ID); it.Status != steward.EditApplied {
 			t.Fatalf("applied item became %s", it.Status)
 		}
 
-		all, _ := db.TagEditItems(ctx, edit.ID, "", 0, 0)
+		all, _ := db.TagEditItems(ctx, everything, edit.ID, "", 0, 0)
 		if len(all) != 4 || all[0].ID != items[0].ID {
 			t.Fatalf("TagEditItems = %v", all)
 		}
-		if page, _ := db.TagEditItems(ctx, edit.ID, "", all[1].ID, 1); len(page) != 1 || page[0].ID != all[2].ID {
+		if page, _ := db.TagEditItems(ctx, everything, edit.ID, "", all[1].ID, 1); len(page) != 1 || page[0].ID != all[2].ID {
 			t.Fatalf("TagEditItems after %d = %v", all[1].ID, page)
 		}
-		_, err = db.TagEditGet(ctx, 999)
+		_, err = db.TagEditGet(ctx, everything, 999)
 		wantCode(t, err, steward.ENOTFOUND)
-		_, err = db.TagEditItemGet(ctx, 999)
+		_, err = db.TagEditItemGet(ctx, everything, 999)
 		wantCode(t, err, steward.ENOTFOUND)
 		wantCode(t, db.TagEditItemFinish(ctx, &steward.TagEditItem{ID: 999, Status: steward.EditApplied}, nil, nil), steward.ENOTFOUND)
 		wantCode(t, db.TagEditItemFinish(ctx, &steward.TagEditItem{ID: done.ID, Status: "done"}, nil, nil), steward.EINVALID)
@@ -342,7 +342,7 @@ func TestSubscriptionSetLevel(t *testing.T) {
 		if err != nil || s.SyncLevel != steward.SyncNoTags {
 			t.Fatalf("SubscriptionSetLevel = %+v, %v", s, err)
 		}
-		if got, _ := db.SubscriptionGet(ctx, sub); got.SyncLevel != steward.SyncNoTags {
+		if got, _ := db.SubscriptionGet(ctx, everything, sub); got.SyncLevel != steward.SyncNoTags {
 			t.Fatalf("stored level = %s", got.SyncLevel)
 		}
 		if n := count(`SELECT count(*) FROM resource_tags t JOIN resources r ON r.pk = t.resource_pk WHERE r.subscription_id = $1`, sub); n != 0 {
@@ -357,21 +357,21 @@ func TestSubscriptionSetLevel(t *testing.T) {
 		if n := count(`SELECT count(*) FROM resource_groups WHERE subscription_id = $1 AND tags <> '{}'`, sub); n != 0 {
 			t.Fatalf("%d groups with tags at no-tags", n)
 		}
-		if keys, _ := db.TagKeys(ctx, steward.ResourceFilter{SubscriptionID: sub}, 0); len(keys) != 0 {
+		if keys, _ := db.TagKeys(ctx, everything, steward.ResourceFilter{SubscriptionID: sub}, 0); len(keys) != 0 {
 			t.Fatalf("tag keys at no-tags: %v", keys)
 		}
-		rep, err := db.CostReport(ctx, steward.CostQuery{GroupBy: "tag:env", SubscriptionID: sub})
+		rep, err := db.CostReport(ctx, everything, steward.CostQuery{GroupBy: "tag:env", SubscriptionID: sub})
 		if err != nil || len(rep) != 1 || rep[0].Key != "" || rep[0].Cost != 10 {
 			t.Fatalf("cost by tag at no-tags = %+v, %v; want all untagged", rep, err)
 		}
-		if it, _ := db.TagEditItemGet(ctx, items[0].ID); it.Status != steward.EditHeld {
+		if it, _ := db.TagEditItemGet(ctx, everything, items[0].ID); it.Status != steward.EditHeld {
 			t.Fatalf("pending item at no-tags is %s", it.Status)
 		}
 		// The other subscription kept everything.
 		if n := count(`SELECT count(*) FROM resource_tags t JOIN resources r ON r.pk = t.resource_pk WHERE r.subscription_id = $1`, other); n != 10 {
 			t.Fatalf("other subscription has %d tag rows, want 10", n)
 		}
-		if rep, _ := db.CostReport(ctx, steward.CostQuery{GroupBy: "tag:env", SubscriptionID: other}); len(rep) != 1 || rep[0].Key != "x" {
+		if rep, _ := db.CostReport(ctx, everything, steward.CostQuery{GroupBy: "tag:env", SubscriptionID: other}); len(rep) != 1 || rep[0].Key != "x" {
 			t.Fatalf("other subscription's cost by tag = %+v", rep)
 		}
 		// The next sync at no-tags writes each resource once, then nothing.
@@ -395,7 +395,7 @@ func TestSubscriptionSetLevel(t *testing.T) {
 				t.Fatalf("%s = %d at no-resources", q, n)
 			}
 		}
-		if it, _ := db.TagEditItemGet(ctx, items[0].ID); it.ResourcePK != 0 || it.ResourceID != rs[0].ID {
+		if it, _ := db.TagEditItemGet(ctx, everything, items[0].ID); it.ResourcePK != 0 || it.ResourceID != rs[0].ID {
 			t.Fatalf("item after its resource was purged = %+v", it)
 		}
 		if n := count(`SELECT count(*) FROM resources WHERE subscription_id = $1`, other); n != 10 {
@@ -404,7 +404,7 @@ func TestSubscriptionSetLevel(t *testing.T) {
 		if day, _ := db.CostLatestDay(ctx, sub); !day.IsZero() {
 			t.Fatalf("latest cost day after purge = %v", day)
 		}
-		evs, _, _ := db.AuditList(ctx, steward.AuditFilter{Action: "subscription.sync_level"})
+		evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{Action: "subscription.sync_level"})
 		if len(evs) != 2 {
 			t.Fatalf("%d level events, want 2", len(evs))
 		}

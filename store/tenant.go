@@ -131,7 +131,10 @@ func scanTenant(row interface{ Scan(...any) error }) (*steward.Tenant, error) {
 }
 
 // TenantGet returns a tenant.
-func (db *DB) TenantGet(ctx context.Context, id string) (*steward.Tenant, error) {
+func (db *DB) TenantGet(ctx context.Context, scope steward.Scope, id string) (*steward.Tenant, error) {
+	if err := notFoundOutside(scope, id, "Tenant"); err != nil {
+		return nil, err
+	}
 	t, err := scanTenant(db.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, strings.ToLower(id)))
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Tenant not found.")
@@ -141,15 +144,15 @@ func (db *DB) TenantGet(ctx context.Context, id string) (*steward.Tenant, error)
 	return t, nil
 }
 
-// TenantList returns tenants by name; a non-nil tenants limits the list
-// to those IDs (an empty one to none).
-func (db *DB) TenantList(ctx context.Context, tenants []string) ([]*steward.Tenant, error) {
-	if tenants != nil && len(tenants) == 0 {
+// TenantList returns the tenants within the scope by name.
+func (db *DB) TenantList(ctx context.Context, scope steward.Scope) ([]*steward.Tenant, error) {
+	q, a := `SELECT `+tenantColumns+` FROM tenants`, args{}
+	cond, none := a.scopeCond(scope, "id")
+	if none {
 		return nil, nil
 	}
-	q, a := `SELECT `+tenantColumns+` FROM tenants`, args{}
-	if tenants != nil {
-		q += ` WHERE id IN (` + a.addLower(tenants) + `)`
+	if cond != "" {
+		q += ` WHERE ` + cond
 	}
 	rows, err := db.r.QueryContext(ctx, q+` ORDER BY name, id`, a...)
 	if err != nil {
@@ -234,7 +237,10 @@ func scanCredential(row interface{ Scan(...any) error }) (*steward.Credential, e
 }
 
 // CredentialList returns a tenant's credentials, newest first.
-func (db *DB) CredentialList(ctx context.Context, tenantID string) ([]*steward.Credential, error) {
+func (db *DB) CredentialList(ctx context.Context, scope steward.Scope, tenantID string) ([]*steward.Credential, error) {
+	if !scope.Allows(tenantID) {
+		return nil, nil
+	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE tenant_id = $1 ORDER BY id DESC`, strings.ToLower(tenantID))
 	if err != nil {
 		return nil, fmt.Errorf("listing credentials: %w", err)
@@ -255,12 +261,15 @@ func (db *DB) CredentialList(ctx context.Context, tenantID string) ([]*steward.C
 }
 
 // CredentialGet returns one credential.
-func (db *DB) CredentialGet(ctx context.Context, id int64) (*steward.Credential, error) {
+func (db *DB) CredentialGet(ctx context.Context, scope steward.Scope, id int64) (*steward.Credential, error) {
 	c, err := scanCredential(db.r.QueryRowContext(ctx, `SELECT `+credentialColumns+` FROM credentials WHERE id = $1`, id))
 	if isNoRows(err) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "Credential not found.")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading credential: %w", err)
+	}
+	if err := notFoundOutside(scope, c.TenantID, "Credential"); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

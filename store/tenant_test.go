@@ -34,30 +34,32 @@ func TestTenants(t *testing.T) {
 		wantCode(t, db.TenantCreate(ctx, &steward.Tenant{ID: guid('c', 3), Name: "x", Connection: steward.ConnectConsent, SyncMethod: "psychic"}, nil, nil), steward.EINVALID)
 		bad := &steward.Credential{Purpose: "admin", ClientID: "x", Kind: steward.CredentialSecret, Sealed: []byte{1}}
 		wantCode(t, db.TenantCreate(ctx, &steward.Tenant{ID: guid('c', 3), Name: "x", Connection: steward.ConnectConsent}, []*steward.Credential{bad}, nil), steward.EINVALID)
-		_, err := db.TenantGet(ctx, guid('c', 3))
+		_, err := db.TenantGet(ctx, everything, guid('c', 3))
 		wantCode(t, err, steward.ENOTFOUND)
 
-		got, err := db.TenantGet(ctx, strings.ToUpper(idA))
+		got, err := db.TenantGet(ctx, everything, strings.ToUpper(idA))
 		if err != nil || got.Name != "Zeta" || !got.WriteEnabled || got.Connection != steward.ConnectServicePrincipal {
 			t.Fatalf("TenantGet = %+v, %v", got, err)
 		}
-		list, err := db.TenantList(ctx, nil)
+		list, err := db.TenantList(ctx, everything)
 		if err != nil || len(list) != 2 || list[0].Name != "Alpha" || list[1].Name != "Zeta" {
 			t.Fatalf("TenantList(nil) = %v, %v; want by name", list, err)
 		}
-		if list, _ := db.TenantList(ctx, []string{strings.ToUpper(idA)}); len(list) != 1 || list[0].ID != idA {
-			t.Fatalf("TenantList([A]) = %v", list)
+		if list, _ := db.TenantList(ctx, storetest.Scope(strings.ToUpper(idA))); len(list) != 1 || list[0].ID != idA {
+			t.Fatalf("TenantList(scope A) = %v", list)
 		}
-		if list, _ := db.TenantList(ctx, []string{}); len(list) != 0 {
-			t.Fatalf("TenantList([]) = %v; want none", list)
+		if list, _ := db.TenantList(ctx, steward.Scope{}); len(list) != 0 {
+			t.Fatalf("TenantList(empty scope) = %v; want none", list)
 		}
+		_, err = db.TenantGet(ctx, storetest.Scope(guid('c', 3)), idA)
+		wantCode(t, err, steward.ENOTFOUND)
 
 		got.Name, got.WriteEnabled, got.Status, got.StatusDetail, got.PALPartnerID = "Zeta Corp", false, steward.TenantRevoked, "removed by admin", "1234567"
 		got.RevokedAt = time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 		if err := db.TenantUpdate(ctx, got, steward.NewAuditEvent(ctx, "tenant.revoke", got.Name)); err != nil {
 			t.Fatal(err)
 		}
-		again, _ := db.TenantGet(ctx, idA)
+		again, _ := db.TenantGet(ctx, everything, idA)
 		if again.Name != "Zeta Corp" || again.WriteEnabled || again.Status != steward.TenantRevoked || !again.RevokedAt.Equal(got.RevokedAt) || again.PALPartnerID != "1234567" {
 			t.Fatalf("after update: %+v", again)
 		}
@@ -71,7 +73,7 @@ func TestTenants(t *testing.T) {
 		}
 		wantCode(t, db.CredentialCreate(ctx, &steward.Credential{TenantID: guid('c', 3), Purpose: steward.CredentialRead, ClientID: "x", Kind: steward.CredentialSecret, Sealed: []byte{1}}, nil), steward.ENOTFOUND)
 		wantCode(t, db.CredentialCreate(ctx, &steward.Credential{TenantID: idA, Purpose: steward.CredentialRead, ClientID: "x", Kind: steward.CredentialSecret}, nil), steward.EINVALID)
-		creds, err := db.CredentialList(ctx, idA)
+		creds, err := db.CredentialList(ctx, everything, idA)
 		if err != nil || len(creds) != 2 || creds[0].ID != write.ID || creds[1].ID != read.ID {
 			t.Fatalf("CredentialList = %v, %v; want newest first", creds, err)
 		}
@@ -83,11 +85,11 @@ func TestTenants(t *testing.T) {
 		if err := db.CredentialUpdate(ctx, write, steward.NewAuditEvent(ctx, "credential.activate", "app-2")); err != nil {
 			t.Fatal(err)
 		}
-		c, err := db.CredentialGet(ctx, write.ID)
+		c, err := db.CredentialGet(ctx, everything, write.ID)
 		if err != nil || c.Status != steward.CredentialActive || string(c.Sealed) != "rewrapped" || c.KeyVersion != 3 || c.WarnedDays != 14 || c.AzureKeyID != "key-1" || !c.RetiredAt.Equal(write.RetiredAt) {
 			t.Fatalf("after CredentialUpdate: %+v, %v", c, err)
 		}
-		_, err = db.CredentialGet(ctx, 9999)
+		_, err = db.CredentialGet(ctx, everything, 9999)
 		wantCode(t, err, steward.ENOTFOUND)
 		write.ID = 9999
 		wantCode(t, db.CredentialUpdate(ctx, write, nil), steward.ENOTFOUND)

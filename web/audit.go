@@ -14,8 +14,7 @@ import (
 
 // The audit log: listing, export and verification, in the API and the UI.
 
-// auditFilter reads the audit filters from the query string and limits them
-// to the tenants the caller may audit.
+// auditFilter reads the audit filters from the query string.
 func auditFilter(r *http.Request) (steward.AuditFilter, error) {
 	q := r.URL.Query()
 	f := steward.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), TenantID: strings.ToLower(q.Get("tenant"))}
@@ -37,16 +36,8 @@ func auditFilter(r *http.Request) (steward.AuditFilter, error) {
 			return f, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to 1000.")
 		}
 	}
-	if v := q.Get("cursor"); v != "" {
-		if f.Before, err = strconv.ParseInt(v, 10, 64); err != nil || f.Before < 1 {
-			return f, steward.Errorf(steward.EINVALID, "cursor is not one this API returned.")
-		}
-	}
-	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermAuditRead); !sc.All() {
-		tenants := sc.Tenants()
-		f.Scoped, f.Tenants = true, tenants
-	}
-	return f, nil
+	f.Before, err = cursorParam(r)
+	return f, err
 }
 
 // parseTimeParam accepts RFC 3339 times and plain dates (midnight UTC).
@@ -68,7 +59,7 @@ func (s *Server) apiListAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	events, next, err := s.deps.Audit.AuditList(r.Context(), f)
+	events, next, err := s.deps.Access.AuditEvents(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -124,7 +115,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	f.Limit = 1000
 	for {
-		events, next, err := s.deps.Audit.AuditList(r.Context(), f)
+		events, next, err := s.deps.Access.AuditEvents(r.Context(), f)
 		if err != nil {
 			// Headers are sent; the truncated file is the only signal left.
 			s.log.ErrorContext(r.Context(), "audit export failed", "error", err)
@@ -164,7 +155,7 @@ func (s *Server) apiVerifyAudit(w http.ResponseWriter, r *http.Request) error {
 // verifyAudit checks the chain and records that it was checked, and how it
 // came out, as an event of its own.
 func (s *Server) verifyAudit(r *http.Request) (*steward.AuditVerification, error) {
-	v, err := s.deps.Audit.AuditVerify(r.Context())
+	v, err := s.deps.Access.VerifyAudit(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +190,7 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, v *apiAudit
 	if err == nil {
 		f.Limit = 50
 		var next string
-		d.Events, next, err = s.deps.Audit.AuditList(r.Context(), f)
+		d.Events, next, err = s.deps.Access.AuditEvents(r.Context(), f)
 		if next != "" {
 			nq := url.Values{}
 			for k, v := range q {
@@ -225,8 +216,8 @@ func (s *Server) renderAudit(w http.ResponseWriter, r *http.Request, v *apiAudit
 	d.ExportCSV = "/api/v1/audit/export?" + eq.Encode()
 	eq.Set("format", "json")
 	d.ExportJSON = "/api/v1/audit/export?" + eq.Encode()
-	if f.Scoped {
-		d.Scoped = f.Tenants
+	if sc := steward.ScopeFor(r.Context(), steward.PermAuditRead); !sc.All() {
+		d.Scoped = sc.Tenants()
 	}
 	s.render(w, r, status, "audit", view{Title: "Audit log", Nav: "audit", Error: errMsg, Data: d})
 	return nil

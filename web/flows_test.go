@@ -442,7 +442,7 @@ func TestServeTLSWithGeneratedCertificate(t *testing.T) {
 	svc := services(t, db, discard())
 	start := func() (*Server, []byte) {
 		s, err := New(Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: discard()}, Deps{Users: db, Sessions: db, Tokens: db, Audit: db, Passwords: fastHash, Lighthouse: lighthouse.New(),
-			Inventory: db, InventoryService: svc.Inventory, Tenants: db, Access: svc.Access})
+			InventoryService: svc.Inventory, Access: svc.Access})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,11 +79,15 @@ type apiResourceDetail struct {
 }
 
 type apiTagEdit struct {
-	ID            int64      `json:"id"`
-	Status        string     `json:"status"`
-	CreatedAt     time.Time  `json:"createdAt"`
-	CreatedBy     string     `json:"createdBy"`
-	Request       string     `json:"request"`
+	ID        int64     `json:"id"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	CreatedBy string    `json:"createdBy"`
+	Request   string    `json:"request"`
+	Tenants   []string  `json:"tenants"`
+	// Partial: the edit also touches tenants the caller may not read; the
+	// request is withheld and the counts are of the items they may read.
+	Partial       bool       `json:"partial"`
 	Items         int        `json:"items"`
 	Applied       int        `json:"applied"`
 	Failed        int        `json:"failed"`
@@ -155,7 +159,7 @@ func toAPIResource(r *steward.Resource) apiResource {
 
 func toAPITagEdit(e *steward.TagEdit) apiTagEdit {
 	return apiTagEdit{ID: e.ID, Status: string(e.Status), CreatedAt: e.CreatedAt.UTC(), CreatedBy: e.CreatedBy, Request: e.Request,
-		Items: e.ItemCount, Applied: e.AppliedCount, Failed: e.FailedCount, Conflicts: e.ConflictCount, FinishedAt: optTime(e.FinishedAt)}
+		Tenants: nonNil(e.Tenants), Partial: e.Partial, Items: e.ItemCount, Applied: e.AppliedCount, Failed: e.FailedCount, Conflicts: e.ConflictCount, FinishedAt: optTime(e.FinishedAt)}
 }
 
 func toAPIItem(i *steward.TagEditItem) apiItem {
@@ -166,28 +170,12 @@ func toAPIItem(i *steward.TagEditItem) apiItem {
 // visibleSubscription returns a subscription the caller may see, or
 // ENOTFOUND as if it did not exist.
 func (s *Server) visibleSubscription(r *http.Request, id string) (*steward.Subscription, error) {
-	sub, err := s.deps.Inventory.SubscriptionGet(r.Context(), strings.ToLower(id))
-	if err != nil {
-		return nil, err
-	}
-	if !steward.ActorFromContext(r.Context()).Can(steward.PermInventoryRead, sub.TenantID) {
-		return nil, steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
-	}
-	return sub, nil
-}
-
-// scopeFilter limits a subscription filter to the caller's tenants.
-func scopeSubs(r *http.Request, f steward.SubscriptionFilter) steward.SubscriptionFilter {
-	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		f.Scoped, f.Tenants = true, tenants
-	}
-	return f
+	return s.deps.InventoryService.Subscription(r.Context(), strings.ToLower(id))
 }
 
 func (s *Server) apiListSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	f := scopeSubs(r, steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))})
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), f)
+	f := steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))}
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -221,9 +209,6 @@ func (s *Server) apiSetSyncLevel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.visibleSubscription(r, r.PathValue("subscriptionId")); err != nil {
-		return err
-	}
 	sub, err := s.deps.InventoryService.SetSyncLevel(r.Context(), strings.ToLower(r.PathValue("subscriptionId")), level)
 	if err != nil {
 		return err
@@ -233,14 +218,7 @@ func (s *Server) apiSetSyncLevel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiSyncNow(w http.ResponseWriter, r *http.Request) error {
-	sub, err := s.visibleSubscription(r, r.PathValue("subscriptionId"))
-	if err != nil {
-		return err
-	}
-	if !steward.ActorFromContext(r.Context()).Can(steward.PermTenantsManage, sub.TenantID) {
-		return steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow starting syncs in this tenant.")
-	}
-	run, err := s.deps.InventoryService.SyncNow(r.Context(), sub.ID)
+	run, err := s.deps.InventoryService.SyncNow(r.Context(), strings.ToLower(r.PathValue("subscriptionId")))
 	if err != nil {
 		return err
 	}
@@ -254,7 +232,7 @@ func (s *Server) apiListSyncRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	runs, err := s.deps.Inventory.SyncRunList(r.Context(), sub.ID, 50)
+	runs, err := s.deps.InventoryService.SyncRuns(r.Context(), sub.ID, 50)
 	if err != nil {
 		return err
 	}
@@ -271,12 +249,9 @@ func (s *Server) apiGetSyncRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.deps.Inventory.SyncRunGet(r.Context(), id)
+	run, err := s.deps.InventoryService.SyncRun(r.Context(), id)
 	if err != nil {
 		return err
-	}
-	if _, err := s.visibleSubscription(r, run.SubscriptionID); err != nil {
-		return steward.Errorf(steward.ENOTFOUND, "Sync run not found.")
 	}
 	writeJSON(w, http.StatusOK, toAPISyncRun(run, s.cfg.Now()))
 	return nil
@@ -314,8 +289,7 @@ func (f apiResourceFilter) filter() (steward.ResourceFilter, error) {
 	return out, nil
 }
 
-// resourceFilter reads the resources query string and limits it to the
-// caller's tenants.
+// resourceFilter reads the resources query string.
 func resourceFilter(r *http.Request) (steward.ResourceFilter, error) {
 	q := r.URL.Query()
 	conflict, err := boolQuery(r, "conflict")
@@ -333,20 +307,8 @@ func resourceFilter(r *http.Request) (steward.ResourceFilter, error) {
 			return f, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to 1000.")
 		}
 	}
-	if v := q.Get("cursor"); v != "" {
-		if f.After, err = strconv.ParseInt(v, 10, 64); err != nil || f.After < 1 {
-			return f, steward.Errorf(steward.EINVALID, "cursor is not one this API returned.")
-		}
-	}
-	scopeResources(r, &f)
-	return f, nil
-}
-
-func scopeResources(r *http.Request, f *steward.ResourceFilter) {
-	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		f.Scoped, f.Tenants = true, tenants
-	}
+	f.After, err = cursorParam(r)
+	return f, err
 }
 
 func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request) error {
@@ -354,7 +316,7 @@ func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	rs, next, err := s.deps.Inventory.ResourceList(r.Context(), f)
+	rs, next, err := s.deps.InventoryService.Resources(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -366,27 +328,8 @@ func (s *Server) apiListResources(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// visibleResource finds a resource by ARM ID that the caller may see.
-func (s *Server) visibleResource(r *http.Request, id string) (*steward.Resource, error) {
-	if id == "" {
-		return nil, steward.Errorf(steward.EINVALID, "Give the resource's ARM ID as id.")
-	}
-	res, err := s.deps.Inventory.ResourceGet(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.visibleSubscription(r, res.SubscriptionID); err != nil {
-		return nil, steward.Errorf(steward.ENOTFOUND, "Resource not found.")
-	}
-	return res, nil
-}
-
 func (s *Server) apiGetResource(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.visibleResource(r, r.URL.Query().Get("id"))
-	if err != nil {
-		return err
-	}
-	hist, err := s.deps.Inventory.TagHistory(r.Context(), res.PK, 200)
+	res, hist, err := s.deps.InventoryService.Resource(r.Context(), r.URL.Query().Get("id"), 200)
 	if err != nil {
 		return err
 	}
@@ -403,7 +346,7 @@ func (s *Server) apiTagKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.deps.Inventory.TagKeys(r.Context(), f, 500)
+	keys, err := s.deps.InventoryService.TagKeys(r.Context(), f, 500)
 	if err != nil {
 		return err
 	}
@@ -424,7 +367,7 @@ type tagEditInput struct {
 	SkipRefused bool `json:"skipRefused"`
 }
 
-func (in tagEditInput) request(r *http.Request) (*steward.TagEditRequest, error) {
+func (in tagEditInput) request() (*steward.TagEditRequest, error) {
 	if len(in.Resources) > 0 && in.Filter != nil {
 		return nil, steward.Errorf(steward.EINVALID, "Give resources or a filter, not both.")
 	}
@@ -434,7 +377,6 @@ func (in tagEditInput) request(r *http.Request) (*steward.TagEditRequest, error)
 		if err != nil {
 			return nil, err
 		}
-		scopeResources(r, &f)
 		req.Filter = &f
 	}
 	return req, nil
@@ -453,7 +395,7 @@ func (s *Server) apiCreateTagEdit(w http.ResponseWriter, r *http.Request) error 
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	req, err := in.request(r)
+	req, err := in.request()
 	if err != nil {
 		return err
 	}
@@ -475,7 +417,7 @@ func (s *Server) apiCreateTagEdit(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) apiListTagEdits(w http.ResponseWriter, r *http.Request) error {
-	edits, err := s.deps.Inventory.TagEditList(r.Context(), 100)
+	edits, err := s.deps.InventoryService.TagEdits(r.Context(), 100)
 	if err != nil {
 		return err
 	}
@@ -487,25 +429,18 @@ func (s *Server) apiListTagEdits(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// tagEditItems returns a page of an edit's items the caller may see.
-func (s *Server) tagEditItems(r *http.Request, editID int64, status steward.TagEditStatus, after int64, limit int) ([]*steward.TagEditItem, string, error) {
-	items, err := s.deps.Inventory.TagEditItems(r.Context(), editID, status, after, limit+1)
-	if err != nil {
-		return nil, "", err
+// cursorParam reads a listing's cursor: absent (0), or a row ID this API
+// returned. EINVALID otherwise.
+func cursorParam(r *http.Request) (int64, error) {
+	v := r.URL.Query().Get("cursor")
+	if v == "" {
+		return 0, nil
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = strconv.FormatInt(items[limit-1].ID, 10)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, steward.Errorf(steward.EINVALID, "cursor is not one this API returned.")
 	}
-	actor := steward.ActorFromContext(r.Context())
-	visible := items[:0]
-	for _, it := range items {
-		if actor.Can(steward.PermInventoryRead, it.TenantID) {
-			visible = append(visible, it)
-		}
-	}
-	return visible, next, nil
+	return n, nil
 }
 
 func (s *Server) apiGetTagEdit(w http.ResponseWriter, r *http.Request) error {
@@ -513,12 +448,15 @@ func (s *Server) apiGetTagEdit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.deps.Inventory.TagEditGet(r.Context(), id)
+	after, err := cursorParam(r)
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("cursor"), 10, 64)
-	items, next, err := s.tagEditItems(r, id, "", after, 500)
+	e, err := s.deps.InventoryService.TagEdit(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.InventoryService.TagEditItems(r.Context(), id, "", after, 500)
 	if err != nil {
 		return err
 	}
@@ -550,7 +488,7 @@ func (s *Server) apiResolveConflict(w http.ResponseWriter, r *http.Request) erro
 	if err := s.deps.InventoryService.ResolveConflict(r.Context(), id, in.Keep == "azure"); err != nil {
 		return err
 	}
-	item, err := s.deps.Inventory.TagEditItemGet(r.Context(), id)
+	item, err := s.deps.InventoryService.TagEditItem(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -596,10 +534,6 @@ func costQuery(r *http.Request, now time.Time) (steward.CostQuery, error) {
 	if cq.Daily, err = boolQuery(r, "daily"); err != nil {
 		return cq, err
 	}
-	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		cq.Scoped, cq.Tenants = true, tenants
-	}
 	return cq, nil
 }
 
@@ -608,7 +542,7 @@ func (s *Server) apiCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	groups, err := s.deps.Inventory.CostReport(r.Context(), cq)
+	groups, err := s.deps.InventoryService.Costs(r.Context(), cq)
 	if err != nil {
 		return err
 	}

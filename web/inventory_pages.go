@@ -31,7 +31,7 @@ func (s *Server) subscriptionRows(r *http.Request, subs []*steward.Subscription)
 	rows := make([]subscriptionRow, 0, len(subs))
 	for _, sub := range subs {
 		row := subscriptionRow{Sub: sub, CanSync: actor.Can(steward.PermTenantsManage, sub.TenantID)}
-		runs, err := s.deps.Inventory.SyncRunList(r.Context(), sub.ID, 1)
+		runs, err := s.deps.InventoryService.SyncRuns(r.Context(), sub.ID, 1)
 		if err != nil {
 			return nil, false, err
 		}
@@ -49,7 +49,7 @@ func (s *Server) subscriptionRows(r *http.Request, subs []*steward.Subscription)
 }
 
 func (s *Server) pageSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), scopeSubs(r, steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))}))
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))})
 	if err != nil {
 		return err
 	}
@@ -89,11 +89,11 @@ func (s *Server) renderSubscription(w http.ResponseWriter, r *http.Request, stat
 	if err != nil {
 		return err
 	}
-	runs, err := s.deps.Inventory.SyncRunList(r.Context(), sub.ID, 20)
+	runs, err := s.deps.InventoryService.SyncRuns(r.Context(), sub.ID, 20)
 	if err != nil {
 		return err
 	}
-	n, err := s.deps.Inventory.ResourceCount(r.Context(), steward.ResourceFilter{SubscriptionID: sub.ID})
+	n, err := s.deps.InventoryService.CountResources(r.Context(), steward.ResourceFilter{SubscriptionID: sub.ID})
 	if err != nil {
 		return err
 	}
@@ -137,9 +137,6 @@ func (s *Server) pageSyncNow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !steward.ActorFromContext(r.Context()).Can(steward.PermTenantsManage, sub.TenantID) {
-		return steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow starting syncs in this tenant.")
-	}
 	if _, err := s.deps.InventoryService.SyncNow(r.Context(), sub.ID); err != nil {
 		if steward.ErrorCode(err) == steward.EINTERNAL {
 			return err
@@ -179,7 +176,7 @@ func (s *Server) pageResources(w http.ResponseWriter, r *http.Request) error {
 	}
 	r.URL.RawQuery = q.Encode()
 	d := resourcesPage{Query: q, SubNames: map[string]string{}}
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), scopeSubs(r, steward.SubscriptionFilter{}))
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{})
 	if err != nil {
 		return err
 	}
@@ -195,7 +192,7 @@ func (s *Server) pageResources(w http.ResponseWriter, r *http.Request) error {
 			f.Limit = 50
 		}
 		var next string
-		d.Resources, next, err = s.deps.Inventory.ResourceList(r.Context(), f)
+		d.Resources, next, err = s.deps.InventoryService.Resources(r.Context(), f)
 		if next != "" {
 			nq := maps.Clone(q)
 			nq.Set("cursor", next)
@@ -226,15 +223,11 @@ type resourcePage struct {
 }
 
 func (s *Server) pageResource(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.visibleResource(r, r.URL.Query().Get("id"))
+	res, hist, err := s.deps.InventoryService.Resource(r.Context(), r.URL.Query().Get("id"), 100)
 	if err != nil {
 		return err
 	}
 	sub, err := s.visibleSubscription(r, res.SubscriptionID)
-	if err != nil {
-		return err
-	}
-	hist, err := s.deps.Inventory.TagHistory(r.Context(), res.PK, 100)
 	if err != nil {
 		return err
 	}
@@ -286,7 +279,7 @@ func readEditForm(r *http.Request) editForm {
 }
 
 // request turns the form into a tag edit request.
-func (f editForm) request(r *http.Request) (*steward.TagEditRequest, error) {
+func (f editForm) request() (*steward.TagEditRequest, error) {
 	in := tagEditInput{Resources: f.IDs, SkipRefused: f.Skip}
 	if len(f.IDs) == 0 {
 		conflict, _ := strconv.ParseBool(f.Filter.Get("conflict"))
@@ -314,7 +307,7 @@ func (f editForm) request(r *http.Request) (*steward.TagEditRequest, error) {
 			in.Rename[strings.TrimSpace(m.K)] = strings.TrimSpace(m.V)
 		}
 	}
-	return in.request(r)
+	return in.request()
 }
 
 type tagEditPage struct {
@@ -359,7 +352,7 @@ func (s *Server) pageTagEditPreview(w http.ResponseWriter, r *http.Request) erro
 	r.ParseForm()
 	f := readEditForm(r)
 	d := tagEditPage{Form: f, Target: f.target()}
-	req, err := f.request(r)
+	req, err := f.request()
 	if err == nil {
 		var p *steward.TagEditPreview
 		if p, err = s.deps.InventoryService.PreviewTagEdit(r.Context(), req); err == nil {
@@ -381,7 +374,7 @@ func (s *Server) pageTagEditPreview(w http.ResponseWriter, r *http.Request) erro
 func (s *Server) pageTagEditSubmit(w http.ResponseWriter, r *http.Request) error {
 	r.ParseForm()
 	f := readEditForm(r)
-	req, err := f.request(r)
+	req, err := f.request()
 	var e *steward.TagEdit
 	if err == nil {
 		e, err = s.deps.InventoryService.SubmitTagEdit(r.Context(), req)
@@ -398,11 +391,11 @@ func (s *Server) pageTagEditSubmit(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) pageTagEdits(w http.ResponseWriter, r *http.Request) error {
-	edits, err := s.deps.Inventory.TagEditList(r.Context(), 100)
+	edits, err := s.deps.InventoryService.TagEdits(r.Context(), 100)
 	if err != nil {
 		return err
 	}
-	conflicts, _, err := s.tagEditItems(r, 0, steward.EditConflict, 0, 100)
+	conflicts, _, err := s.deps.InventoryService.TagEditItems(r.Context(), 0, steward.EditConflict, 0, 100)
 	if err != nil {
 		return err
 	}
@@ -426,12 +419,15 @@ func (s *Server) pageTagEdit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.deps.Inventory.TagEditGet(r.Context(), id)
+	after, err := cursorParam(r)
 	if err != nil {
 		return err
 	}
-	after, _ := strconv.ParseInt(r.URL.Query().Get("cursor"), 10, 64)
-	items, next, err := s.tagEditItems(r, id, "", after, 200)
+	e, err := s.deps.InventoryService.TagEdit(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.InventoryService.TagEditItems(r.Context(), id, "", after, 200)
 	if err != nil {
 		return err
 	}
@@ -456,7 +452,7 @@ func (s *Server) pageResolveConflict(w http.ResponseWriter, r *http.Request) err
 	if keep != "azure" && keep != "steward" {
 		return steward.Errorf(steward.EINVALID, "Choose whose value to keep.")
 	}
-	item, err := s.deps.Inventory.TagEditItemGet(r.Context(), id)
+	item, err := s.deps.InventoryService.TagEditItem(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -471,7 +467,7 @@ func (s *Server) pageTagKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keys, err := s.deps.Inventory.TagKeys(r.Context(), f, 500)
+	keys, err := s.deps.InventoryService.TagKeys(r.Context(), f, 500)
 	if err != nil {
 		return err
 	}
@@ -501,14 +497,12 @@ func (s *Server) pageCosts(w http.ResponseWriter, r *http.Request) error {
 		r.URL.RawQuery = q.Encode()
 	}
 	d := costsPage{Form: q}
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), scopeSubs(r, steward.SubscriptionFilter{}))
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{})
 	if err != nil {
 		return err
 	}
 	d.Subs = subs
-	rf := steward.ResourceFilter{}
-	scopeResources(r, &rf)
-	if d.Tags, err = s.deps.Inventory.TagKeys(r.Context(), rf, 30); err != nil {
+	if d.Tags, err = s.deps.InventoryService.TagKeys(r.Context(), steward.ResourceFilter{}, 30); err != nil {
 		return err
 	}
 	cq, err := costQuery(r, s.cfg.Now())
@@ -517,9 +511,9 @@ func (s *Server) pageCosts(w http.ResponseWriter, r *http.Request) error {
 		d.Query = cq
 		cq.Daily = true
 		var daily []*steward.CostGroup
-		if daily, err = s.deps.Inventory.CostReport(r.Context(), cq); err == nil {
+		if daily, err = s.deps.InventoryService.Costs(r.Context(), cq); err == nil {
 			cq.Daily = false
-			d.Groups, err = s.deps.Inventory.CostReport(r.Context(), cq)
+			d.Groups, err = s.deps.InventoryService.Costs(r.Context(), cq)
 			for _, g := range d.Groups {
 				d.Total += g.Cost
 			}

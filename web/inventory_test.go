@@ -46,7 +46,7 @@ func TestInventoryAPI(t *testing.T) {
 	if run.ID == 0 {
 		t.Fatal("no run")
 	}
-	if err := b.svc.Inventory.RunSync(stewardtest.Admin(t.Context()), run.ID); err != nil {
+	if err := b.svc.Inventory.RunSync(steward.NewSystemContext(t.Context()), run.ID); err != nil {
 		t.Fatal(err)
 	}
 	json.Unmarshal([]byte(api("GET", "/api/v1/sync-runs/"+strconv.FormatInt(run.ID, 10), "", http.StatusOK)), &run)
@@ -95,7 +95,7 @@ func TestInventoryAPI(t *testing.T) {
 		Status string `json:"status"`
 	}
 	json.Unmarshal([]byte(api("POST", "/api/v1/tag-edits", edit(""), http.StatusAccepted)), &created)
-	if err := b.svc.Inventory.ApplyTagEdits(stewardtest.Admin(t.Context()), sub); err != nil {
+	if err := b.svc.Inventory.ApplyTagEdits(steward.NewSystemContext(t.Context()), sub); err != nil {
 		t.Fatal(err)
 	}
 	got := api("GET", "/api/v1/tag-edits/"+strconv.FormatInt(created.ID, 10), "", http.StatusOK)
@@ -108,7 +108,7 @@ func TestInventoryAPI(t *testing.T) {
 	}
 
 	// Spend by tag, as JSON and as CSV.
-	if err := b.svc.Inventory.IngestCosts(stewardtest.Admin(t.Context()), sub); err != nil {
+	if err := b.svc.Inventory.IngestCosts(steward.NewSystemContext(t.Context()), sub); err != nil {
 		t.Fatal(err)
 	}
 	costs := api("GET", "/api/v1/costs?groupBy=tag:environment", "", http.StatusOK)

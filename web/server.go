@@ -79,30 +79,38 @@ func (c Config) validate() error {
 
 // Deps are the services the server calls.
 type Deps struct {
-	Users     steward.UserStore
-	Sessions  steward.SessionStore
-	Tokens    steward.TokenStore
-	Audit     steward.AuditLog
+	Users    steward.UserStore
+	Sessions steward.SessionStore
+	Tokens   steward.TokenStore
+	// Audit records what the server itself decides: refusals, sign-ins.
+	// Reading the log goes through Access, which scopes it.
+	Audit     AuditAppender
 	Passwords steward.PasswordHasher
 	// Lighthouse checks and builds delegation templates.
 	Lighthouse steward.Lighthouse
-	// Inventory reads subscriptions, resources, edits and spend;
-	// InventoryService acts on them (syncs, levels, edits).
-	Inventory        steward.InventoryStore
+	// InventoryService reads subscriptions, resources, edits and spend,
+	// and acts on them (syncs, levels, edits), each within the caller's
+	// scope: the server never reads tenant data from a store itself.
 	InventoryService steward.InventoryService
-	// Tenants and Access connect tenants and control Steward's access.
-	Tenants steward.TenantStore
-	Access  steward.AccessService
+	// Access connects tenants, controls Steward's access to them, and
+	// reads tenants, credentials and the audit log within the caller's
+	// scope.
+	Access steward.AccessService
 	// Ready reports whether the server can take traffic: database reachable,
 	// migrations applied. Nil means always ready.
 	Ready func(ctx context.Context) error
 }
 
 func (d Deps) validate() error {
-	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil || d.Inventory == nil || d.InventoryService == nil || d.Tenants == nil || d.Access == nil {
-		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords, Lighthouse, Inventory, InventoryService, Tenants and Access are required")
+	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil || d.InventoryService == nil || d.Access == nil {
+		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords, Lighthouse, InventoryService and Access are required")
 	}
 	return nil
+}
+
+// AuditAppender appends events to the audit log.
+type AuditAppender interface {
+	AuditAppend(ctx context.Context, ev *steward.AuditEvent) error
 }
 
 // Server is the HTTP(S) server.

@@ -74,23 +74,11 @@ func (s *Server) visibleTenant(r *http.Request) (*steward.Tenant, error) {
 	if !steward.IsGUID(id) {
 		return nil, steward.Errorf(steward.EINVALID, "%q is not a tenant ID (a GUID).", r.PathValue("tenantId"))
 	}
-	t, err := s.deps.Tenants.TenantGet(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if !steward.ActorFromContext(r.Context()).Can(steward.PermInventoryRead, t.ID) && !steward.ActorFromContext(r.Context()).Can(steward.PermAuditRead, t.ID) {
-		return nil, steward.Errorf(steward.ENOTFOUND, "Tenant not found.")
-	}
-	return t, nil
+	return s.deps.Access.Tenant(r.Context(), id)
 }
 
 func (s *Server) apiListTenants(w http.ResponseWriter, r *http.Request) error {
-	var scope []string // nil: every tenant
-	if sc := steward.ActorFromContext(r.Context()).Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		scope = append([]string{}, tenants...)
-	}
-	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)
+	ts, err := s.deps.Access.Tenants(r.Context())
 	if err != nil {
 		return err
 	}
@@ -225,7 +213,7 @@ func (s *Server) apiSyncTenant(w http.ResponseWriter, r *http.Request) error {
 	for _, run := range runs {
 		out.Items = append(out.Items, toAPISyncRun(run, s.cfg.Now()))
 	}
-	writeJSON(w, http.StatusAccepted, out)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -234,7 +222,7 @@ func (s *Server) apiListCredentials(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	creds, err := s.deps.Tenants.CredentialList(r.Context(), t.ID)
+	creds, err := s.deps.Access.Credentials(r.Context(), t.ID)
 	if err != nil {
 		return err
 	}
@@ -462,7 +450,7 @@ func (s *Server) apiConnectLighthouse(w http.ResponseWriter, r *http.Request) er
 // writeCreatedTenant answers 201 with the tenant as stored now (its first
 // validation included), or as connected when it cannot be read back.
 func (s *Server) writeCreatedTenant(w http.ResponseWriter, r *http.Request, t *steward.Tenant) {
-	if stored, err := s.deps.Tenants.TenantGet(r.Context(), t.ID); err == nil {
+	if stored, err := s.deps.Access.Tenant(r.Context(), t.ID); err == nil {
 		t = stored
 	}
 	w.Header().Set("Location", "/api/v1/tenants/"+t.ID)

@@ -49,25 +49,20 @@ type tenantRow struct {
 }
 
 func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
-	var scope []string
 	actor := steward.ActorFromContext(r.Context())
-	if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		scope = append([]string{}, tenants...)
-	}
-	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)
+	ts, err := s.deps.Access.Tenants(r.Context())
 	if err != nil {
 		return err
 	}
 	var rows []tenantRow
 	for _, t := range ts {
 		row := tenantRow{T: t}
-		subs, err := s.deps.Inventory.SubscriptionList(r.Context(), steward.SubscriptionFilter{TenantID: t.ID})
+		subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{TenantID: t.ID})
 		if err != nil {
 			return err
 		}
 		row.Subscriptions = len(subs)
-		creds, err := s.deps.Tenants.CredentialList(r.Context(), t.ID)
+		creds, err := s.deps.Access.Credentials(r.Context(), t.ID)
 		if err != nil {
 			return err
 		}
@@ -144,7 +139,7 @@ func (s *Server) pageConsentCallback(w http.ResponseWriter, r *http.Request) err
 
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, status int, errMsg string, sess *steward.ConsentSession) error {
 	var existing string
-	if t, err := s.deps.Tenants.TenantGet(r.Context(), sess.TenantID); err == nil {
+	if t, err := s.deps.Access.Tenant(r.Context(), sess.TenantID); err == nil {
 		existing = t.Name
 	}
 	s.render(w, r, status, "consent", view{Title: "Choose subscriptions", Nav: "tenants", Error: errMsg, Data: struct {
@@ -223,14 +218,14 @@ func (s *Server) renderTenant(w http.ResponseWriter, r *http.Request, status int
 	}
 	actor := steward.ActorFromContext(r.Context())
 	d := tenantPage{T: toAPITenant(t), CanManage: actor.Can(steward.PermTenantsManage, t.ID), CanAudit: actor.Can(steward.PermAuditRead, t.ID), Proof: proof, Commands: map[string][]string{}}
-	creds, err := s.deps.Tenants.CredentialList(r.Context(), t.ID)
+	creds, err := s.deps.Access.Credentials(r.Context(), t.ID)
 	if err != nil {
 		return err
 	}
 	for _, c := range creds {
 		d.Credentials = append(d.Credentials, toAPICredential(c, s.cfg.Now()))
 	}
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), steward.SubscriptionFilter{TenantID: t.ID})
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{TenantID: t.ID})
 	if err != nil {
 		return err
 	}
@@ -312,7 +307,7 @@ func (s *Server) pageRotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.deps.Tenants.CredentialGet(r.Context(), id)
+	c, err := s.deps.Access.Credential(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -391,19 +386,14 @@ func (s *Server) dashboardData(r *http.Request) (any, error) {
 	if !actor.CanSome(steward.PermInventoryRead) {
 		return d, nil
 	}
-	var scope []string
-	if sc := actor.Scope(steward.PermInventoryRead); !sc.All() {
-		tenants := sc.Tenants()
-		scope = append([]string{}, tenants...)
-	}
-	ts, err := s.deps.Tenants.TenantList(r.Context(), scope)
+	ts, err := s.deps.Access.Tenants(r.Context())
 	if err != nil {
 		return nil, err
 	}
 	d.Tenants = len(ts)
 	now := s.cfg.Now()
 	for _, t := range ts {
-		creds, err := s.deps.Tenants.CredentialList(r.Context(), t.ID)
+		creds, err := s.deps.Access.Credentials(r.Context(), t.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -413,7 +403,7 @@ func (s *Server) dashboardData(r *http.Request) (any, error) {
 			}
 		}
 	}
-	subs, err := s.deps.Inventory.SubscriptionList(r.Context(), scopeSubs(r, steward.SubscriptionFilter{}))
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{})
 	if err != nil {
 		return nil, err
 	}
@@ -430,12 +420,10 @@ func (s *Server) dashboardData(r *http.Request) (any, error) {
 			d.Running = append(d.Running, row)
 		}
 	}
-	f := steward.ResourceFilter{}
-	scopeResources(r, &f)
-	if d.Resources, err = s.deps.Inventory.ResourceCount(r.Context(), f); err != nil {
+	if d.Resources, err = s.deps.InventoryService.CountResources(r.Context(), steward.ResourceFilter{}); err != nil {
 		return nil, err
 	}
-	conflicts, _, err := s.tagEditItems(r, 0, steward.EditConflict, 0, 1000)
+	conflicts, _, err := s.deps.InventoryService.TagEditItems(r.Context(), 0, steward.EditConflict, 0, 1000)
 	if err != nil {
 		return nil, err
 	}

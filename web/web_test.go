@@ -77,7 +77,7 @@ func setupEngine(t *testing.T, engine store.Engine) *testBundle {
 	b.svc = services(t, b.db, log)
 	srv, err := New(Config{DataDir: t.TempDir(), Logger: log, Now: b.clock.Now},
 		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Lighthouse: lighthouse.New(),
-			Inventory: b.db, InventoryService: b.svc.Inventory, Tenants: b.db, Access: b.svc.Access,
+			InventoryService: b.svc.Inventory, Access: b.svc.Access,
 			Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func wantAPIError(t *testing.T, resp *http.Response, body string, status int, co
 // events returns the audit events with an action, oldest first.
 func (b *testBundle) events(t *testing.T, action string) []*steward.AuditEvent {
 	t.Helper()
-	evs, _, err := b.db.AuditList(context.Background(), steward.AuditFilter{Action: action, Limit: 1000})
+	evs, _, err := b.db.AuditList(context.Background(), everything, steward.AuditFilter{Action: action, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,3 +229,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 	data, _ := io.ReadAll(resp.Body)
 	return resp, string(data)
 }
+
+// everything is the scope of Steward's own jobs, for tests that read the
+// store directly to check what a service did.
+var everything = steward.SystemActor.Scope(steward.PermInventoryRead)

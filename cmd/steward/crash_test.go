@@ -387,7 +387,7 @@ func TestSIGKILLWithWriteBacksPending(t *testing.T) {
 	}
 	items := func() []*steward.TagEditItem {
 		t.Helper()
-		all, err := db.TagEditItems(ctx, edit.ID, "", 0, 1000)
+		all, err := db.TagEditItems(ctx, steward.SystemActor.Scope(steward.PermInventoryRead), edit.ID, "", 0, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +489,7 @@ func TestSIGKILLWithWriteBacksPending(t *testing.T) {
 	}
 	// The writes caught between Azure and Steward were recognised on the
 	// retry as already done.
-	evs, _, err := db.AuditList(ctx, steward.AuditFilter{Action: "tags.write", Limit: 1000})
+	evs, _, err := db.AuditList(ctx, steward.SystemActor.Scope(steward.PermAuditRead), steward.AuditFilter{Action: "tags.write", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,15 +35,17 @@ func openKeyring(dataDir string, env func(string) string, log *slog.Logger) (*se
 	return secrets.NewKeyring(cfg)
 }
 
-// allCredentials lists every stored credential of every tenant.
+// allCredentials lists every stored credential of every tenant: the keys
+// command runs on the server's own machine, as Steward itself.
 func allCredentials(ctx context.Context, db *store.DB) ([]*steward.Credential, error) {
-	tenants, err := db.TenantList(ctx, nil)
+	everything := steward.SystemActor.Scope(steward.PermInventoryRead)
+	tenants, err := db.TenantList(ctx, everything)
 	if err != nil {
 		return nil, err
 	}
 	var out []*steward.Credential
 	for _, t := range tenants {
-		cs, err := db.CredentialList(ctx, t.ID)
+		cs, err := db.CredentialList(ctx, everything, t.ID)
 		if err != nil {
 			return nil, err
 		}

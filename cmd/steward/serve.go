@@ -191,7 +191,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Addr: c.Addr, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, DataDir: c.DataDir, InsecureHTTP: c.InsecureHTTP,
 		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, PublicURL: c.PublicURL, Logger: m.Log,
 	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Lighthouse: lighthouse.New(),
-		Inventory: m.DB, InventoryService: m.Inventory, Tenants: m.DB, Access: m.Access, Ready: m.ready})
+		InventoryService: m.Inventory, Access: m.Access, Ready: m.ready})
 	if err != nil {
 		return err
 	}

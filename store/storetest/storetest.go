@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store"
 )
 
@@ -116,3 +117,17 @@ func Exec(tb testing.TB, db *store.DB, query string, args ...any) {
 		tb.Fatalf("exec %q: %v", query, err)
 	}
 }
+
+// Scope is the scope of a viewer limited to the tenants: what a user with
+// such a grant may read. With no tenants it reaches nothing, like the
+// scope of a call without an actor.
+func Scope(tenants ...string) steward.Scope {
+	if len(tenants) == 0 {
+		return steward.Scope{}
+	}
+	a := &steward.Actor{Grants: []steward.Grant{{Role: steward.RoleViewer, Tenants: tenants}}}
+	return a.Scope(steward.PermInventoryRead)
+}
+
+// All is the scope of Steward's own jobs: every tenant, and data of none.
+func All() steward.Scope { return steward.SystemActor.Scope(steward.PermInventoryRead) }
