@@ -164,7 +164,7 @@ func TestAPIBadInput(t *testing.T) {
 		{"bad range", req{method: "GET", path: "/api/v1/audit?from=2026-02-01&to=2026-01-01"}, 400, steward.EINVALID, "from must be before to"},
 		{"bad limit", req{method: "GET", path: "/api/v1/audit?limit=5000"}, 400, steward.EINVALID, "limit must be"},
 		{"bad cursor", req{method: "GET", path: "/api/v1/audit?cursor=xyz"}, 400, steward.EINVALID, "cursor"},
-		{"bad tenant filter", req{method: "GET", path: "/api/v1/audit?tenant=contoso"}, 400, steward.EINVALID, "tenant must be"},
+		{"bad tenant filter", req{method: "GET", path: "/api/v1/audit?tenant=contoso"}, 400, steward.EINVALID, "must be a tenant ID"},
 		{"bad format", req{method: "GET", path: "/api/v1/audit/export?format=xml"}, 400, steward.EINVALID, "csv or json"},
 		{"nothing to change", req{method: "PATCH", path: "/api/v1/users/1", body: `{}`}, 400, steward.EINVALID, "Nothing to change"},
 		{"bad expiry", req{method: "POST", path: "/api/v1/tokens", body: `{"name":"x","expiresIn":"forever"}`}, 403, steward.EFORBIDDEN, "API tokens cannot create tokens"},

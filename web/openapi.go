@@ -91,7 +91,7 @@ var schemas = map[string]any{
 	"SyncRunList":        listResponse[apiSyncRun]{},
 	"ResourceList":       listResponse[apiResource]{},
 	"ResourceDetail":     apiResourceDetail{},
-	"TagKeyList":         listResponse[steward.TagKeyStat]{},
+	"TagKeyList":         listResponse[apiTagKey]{},
 	"TagEditCreate":      tagEditInput{},
 	"TagEdit":            apiTagEdit{},
 	"TagEditList":        listResponse[apiTagEdit]{},
