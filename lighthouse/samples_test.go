@@ -14,7 +14,7 @@ import (
 
 // sampleDir finds Microsoft's Lighthouse samples: $STEWARD_AZURE_DIR, else
 // the shared folder beside the repository on the team's machines.
-func sampleDir(t *testing.T) string {
+func sampleDir(t testing.TB) string {
 	t.Helper()
 	base := cmp.Or(os.Getenv("STEWARD_AZURE_DIR"), "/work/shared/azure")
 	dir := filepath.Join(base, "lighthouse-samples")
@@ -24,7 +24,7 @@ func sampleDir(t *testing.T) string {
 	return dir
 }
 
-func readSamples(t *testing.T, dir string) []steward.LighthouseFile {
+func readSamples(t testing.TB, dir string) []steward.LighthouseFile {
 	t.Helper()
 	var files []steward.LighthouseFile
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
