@@ -16,12 +16,15 @@ import (
 // the shared folder beside the repository on the team's machines.
 func sampleDir(t testing.TB) string {
 	t.Helper()
-	base := cmp.Or(os.Getenv("STEWARD_AZURE_DIR"), "/work/shared/azure")
-	dir := filepath.Join(base, "lighthouse-samples")
+	dir := samplesPath()
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("Microsoft's Lighthouse samples are not at %s (set STEWARD_AZURE_DIR to the folder holding lighthouse-samples/): %v", dir, err)
 	}
 	return dir
+}
+
+func samplesPath() string {
+	return filepath.Join(cmp.Or(os.Getenv("STEWARD_AZURE_DIR"), "/work/shared/azure"), "lighthouse-samples")
 }
 
 func readSamples(t testing.TB, dir string) []steward.LighthouseFile {
