@@ -16,8 +16,8 @@ import (
 const (
 	// maxSteps: the costliest sample takes 47 steps with its parameters
 	// file, and all 22 sample files in one call 363; a million is 2,700
-	// times that, and at the slowest step measured (about 80 ns, see
-	// BenchmarkBudgetWorstCase) under a tenth of a second.
+	// times that, and at the slowest step measured (about 100 ns, see
+	// BenchmarkBudgetWorstCase) a tenth of a second.
 	maxSteps = 1_000_000
 	// maxOutputBytes: a sample makes at most 3.6 KiB of values and
 	// findings, all 22 at once 27 KiB; 8 MiB is 300 times that, four times
