@@ -113,7 +113,7 @@ func (s *Server) apiLighthouseBuild(w http.ResponseWriter, r *http.Request) erro
 			writeJSON(w, http.StatusUnprocessableEntity, struct {
 				apiError
 				Findings []steward.LighthouseFinding `json:"findings"`
-			}{apiError{apiErrorBody{steward.EUNPROCESSABLE, steward.ErrorMessage(err)}}, findings})
+			}{apiError{apiErrorBody{steward.EUNPROCESSABLE, steward.ErrorMessage(err)}}, nonNil(findings)})
 			return nil
 		}
 		return err
