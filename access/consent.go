@@ -114,7 +114,9 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		// Declined or abandoned at Entra: nothing was made, nothing is kept.
 		ev := steward.NewAuditEvent(ctx, "tenant.consent_declined", p.tenantHint).WithOutcome(steward.OutcomeFailure).
 			With("error", errCode).With("description", truncate(errDescription, 300))
-		s.store.AuditAppend(ctx, ev)
+		if err := s.store.AuditAppend(ctx, ev); err != nil {
+			return nil, err
+		}
 		return nil, steward.Errorf(steward.EFORBIDDEN, "The admin did not consent (%s). Nothing was changed in Steward or in Azure.", errCode)
 	}
 	if code == "" {
@@ -352,7 +354,11 @@ func (s *Service) removeRoles(ctx context.Context, c *consentSession, sp string,
 			} else {
 				res.Roles = append(res.Roles, roleName(ra.RoleDefinitionID))
 			}
-			s.store.AuditAppend(ctx, ev)
+			if err := s.store.AuditAppend(ctx, ev); err != nil {
+				// Azure has acted; say the record of it is missing rather
+				// than report the removal as done.
+				res.Error = "The role was removed in Azure, but its audit event could not be written: " + steward.ErrorMessage(err)
+			}
 		}
 		results = append(results, res)
 	}
