@@ -268,7 +268,7 @@ func TestTenantIsolation(t *testing.T) {
 // isolationEstate connects Contoso (A) and Northwind (B) as an admin, syncs
 // both, and leaves an edit on A alone and one across both. It returns A and
 // B's tenant ID.
-func isolationEstate(t *testing.T, b *testBundle, e *emulator.Emulator) (alpha, string) {
+func isolationEstate(t testing.TB, b *testBundle, e *emulator.Emulator) (alpha, string) {
 	t.Helper()
 	ctx := stewardtest.Admin(t.Context())
 	sys := steward.NewSystemContext(t.Context())

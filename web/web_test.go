@@ -70,7 +70,7 @@ func setup(t *testing.T) *testBundle {
 	return setupEngine(t, store.SQLite)
 }
 
-func setupEngine(t *testing.T, engine store.Engine) *testBundle {
+func setupEngine(t testing.TB, engine store.Engine) *testBundle {
 	t.Helper()
 	b := &testBundle{db: storetest.Open(t, engine), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
 	log := slog.New(steward.LogHandler(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -89,7 +89,7 @@ func setupEngine(t *testing.T, engine store.Engine) *testBundle {
 }
 
 // user creates a user with the given grants and returns an API token for it.
-func (b *testBundle) user(t *testing.T, name string, grants ...steward.Grant) (*steward.User, string) {
+func (b *testBundle) user(t testing.TB, name string, grants ...steward.Grant) (*steward.User, string) {
 	t.Helper()
 	hash, err := b.hasher.Hash("password-" + name)
 	if err != nil {
@@ -110,7 +110,7 @@ func (b *testBundle) user(t *testing.T, name string, grants ...steward.Grant) (*
 
 // session starts a browser session for a user directly in the store and
 // returns the cookie value.
-func (b *testBundle) session(t *testing.T, userID int64) string {
+func (b *testBundle) session(t testing.TB, userID int64) string {
 	t.Helper()
 	token, hash := steward.NewToken("")
 	s := &steward.Session{Hash: hash, UserID: userID, ExpiresAt: b.clock.Now().Add(time.Hour)}
@@ -129,7 +129,7 @@ type req struct {
 	header       map[string]string
 }
 
-func (b *testBundle) do(t *testing.T, r req) (*http.Response, string) {
+func (b *testBundle) do(t testing.TB, r req) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if r.body != "" {
