@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -375,9 +376,15 @@ func (s *Service) auditFailure(ctx context.Context, action, target, reason strin
 	}
 }
 
+// truncate cuts s to at most n bytes and marks the cut with "…". It cuts
+// at a character boundary: half a UTF-8 sequence is not text, and an audit
+// event quoting it would record U+FFFD instead of what Entra sent.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
