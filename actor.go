@@ -12,10 +12,24 @@ type Actor struct {
 	UserID   int64
 	Name     string // user name, or "system" for Steward's own jobs
 	Grants   []Grant
-	TokenID  int64  // set when the request came with an API token
-	SourceIP string // the client address, for audit events
+	Auth     AuthMethod // how the actor proved who it is
+	TokenID  int64      // set when the request came with an API token
+	SourceIP string     // the client address, for audit events
 	system   bool
 }
+
+// AuthMethod is how an actor proved who it is. Some actions need a person
+// who knows the password or sits at the server (AccountService says which),
+// so the method is explicit: an actor made without one (the zero value) is
+// refused them, like a token, rather than let through.
+type AuthMethod string
+
+// The ways to be an actor.
+const (
+	AuthPassword AuthMethod = "password" // a browser session, begun with the user's password
+	AuthToken    AuthMethod = "token"    // an API token
+	AuthCommand  AuthMethod = "command"  // steward's command line, run on the server by its operator
+)
 
 // SystemActor is Steward itself, doing work on its own schedule (jobs): it
 // may do everything, everywhere. Only NewSystemContext hands it out, so a
@@ -31,6 +45,14 @@ func NewSystemContext(ctx context.Context) context.Context {
 
 // IsSystem reports whether the actor is Steward itself.
 func (a *Actor) IsSystem() bool { return a != nil && a.system }
+
+// Interactive reports whether a person is behind the actor: one who signed
+// in with the password, or the operator at the server's command line (or
+// Steward itself). A token is not: it is a secret that may have leaked, so
+// it may not change a password or mint tokens and users.
+func (a *Actor) Interactive() bool {
+	return a != nil && (a.system || a.Auth == AuthPassword || a.Auth == AuthCommand)
+}
 
 // Can reports whether the actor has the permission on the tenant. An empty
 // tenantID asks for the permission everywhere, which needs a grant that is

@@ -44,7 +44,7 @@ type APIToken struct {
 	Prefix     string
 	Hash       string
 	CreatedAt  time.Time
-	ExpiresAt  time.Time // zero: never
+	ExpiresAt  time.Time // zero: never (only tokens made before every token expired)
 	LastUsedAt time.Time
 	RevokedAt  time.Time
 }
@@ -56,18 +56,25 @@ func (t *APIToken) Active(at time.Time) bool {
 
 // Validate checks the fields a person types in.
 func (t *APIToken) Validate() error {
+	if err := CheckText("Token name", t.Name); err != nil {
+		return err
+	}
 	if t.Name == "" || len(t.Name) > 100 {
 		return Errorf(EINVALID, "Token name must be 1 to 100 characters.")
 	}
 	if t.Hash == "" || t.Prefix == "" {
 		return Errorf(EINVALID, "Token has no hash.")
 	}
+	if t.ExpiresAt.IsZero() {
+		return Errorf(EINVALID, "Token has no expiry; every token expires.")
+	}
 	return nil
 }
 
 // TokenStore keeps API tokens.
 type TokenStore interface {
-	// TokenCreate stores a token and sets t.ID. EINVALID, ENOTFOUND (user).
+	// TokenCreate stores a token and sets t.ID. EINVALID (also without an
+	// expiry), ENOTFOUND (user).
 	TokenCreate(ctx context.Context, t *APIToken, ev *AuditEvent) error
 	// TokenGetByHash returns a token by hash, active or not. ENOTFOUND.
 	TokenGetByHash(ctx context.Context, hash string) (*APIToken, error)

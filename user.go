@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // User is a local portal user. Passwords are kept only as argon2id hashes.
@@ -24,13 +26,37 @@ type User struct {
 
 var userNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+// ValidUserName reports whether name could be a user's login name. A name
+// that could not is nobody's: a sign-in with it fails without a lookup.
+func ValidUserName(name string) bool { return userNameRE.MatchString(name) }
+
+// CheckText refuses what no name or label may hold: invalid UTF-8, and
+// control characters, NUL among them. PostgreSQL stores neither (SQLite
+// would, and the engines must agree), and nobody means to type them.
+// field names the field in the message. EINVALID.
+func CheckText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(EINVALID, "%s is not valid UTF-8 text.", field)
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return Errorf(EINVALID, "%s must not contain control characters (such as NUL, tabs or line breaks).", field)
+	}
+	return nil
+}
+
 // Validate checks the fields a person types in.
 func (u *User) Validate() error {
-	if !userNameRE.MatchString(u.Name) {
+	if !ValidUserName(u.Name) {
 		return Errorf(EINVALID, "User name must be 1 to 64 letters, digits or . _ @ - and start with a letter or digit.")
+	}
+	if err := CheckText("Display name", u.DisplayName); err != nil {
+		return err
 	}
 	if len(u.DisplayName) > 200 {
 		return Errorf(EINVALID, "Display name must be at most 200 characters.")
+	}
+	if err := CheckText("Email address", u.Email); err != nil {
+		return err
 	}
 	if u.Email != "" && (len(u.Email) > 254 || !strings.Contains(u.Email, "@")) {
 		return Errorf(EINVALID, "Email address is not valid.")
@@ -66,10 +92,16 @@ type UserStore interface {
 	UserGetByName(ctx context.Context, name string) (*User, error)
 	// UserList returns all users with their grants, by name.
 	UserList(ctx context.Context) ([]*User, error)
-	// UserUpdate changes the given fields. A password change or disabling
-	// ends the user's sessions. ENOTFOUND, EINVALID, ECONFLICT when it would
-	// disable the last enabled admin.
+	// UserUpdate changes the given fields. A new password ends the user's
+	// sessions and revokes their API tokens, in the same transaction (the
+	// event says how many tokens); disabling ends the sessions. ENOTFOUND,
+	// EINVALID, ECONFLICT when it would disable the last enabled admin.
 	UserUpdate(ctx context.Context, id int64, upd UserUpdate, ev *AuditEvent) (*User, error)
+	// UserRehashPassword replaces a password hash made with old parameters
+	// by one of the same password made with the current ones, when the
+	// stored hash is still oldHash. It is not a new password: sessions and
+	// tokens stay, and nothing is audited.
+	UserRehashPassword(ctx context.Context, id int64, oldHash, newHash string) error
 	// UserDelete removes a user, its grants, sessions and tokens. ENOTFOUND,
 	// ECONFLICT when it is the last enabled admin.
 	UserDelete(ctx context.Context, id int64, ev *AuditEvent) error

@@ -150,9 +150,11 @@ func TestSessionsAndTokens(t *testing.T) {
 		if err := db.TokenCreate(ctx, tok, steward.NewAuditEvent(ctx, "token.create", "ci")); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.TokenCreate(ctx, &steward.APIToken{UserID: other.ID, Name: "other", Prefix: "stw_x", Hash: "th2"}, nil); err != nil {
+		if err := db.TokenCreate(ctx, &steward.APIToken{UserID: other.ID, Name: "other", Prefix: "stw_x", Hash: "th2", ExpiresAt: time.Now().Add(time.Hour)}, nil); err != nil {
 			t.Fatal(err)
 		}
+		// Every token expires.
+		wantCode(t, db.TokenCreate(ctx, &steward.APIToken{UserID: u.ID, Name: "forever", Prefix: "stw_y", Hash: "th3"}, nil), steward.EINVALID)
 		got, err := db.TokenGetByHash(ctx, "th1")
 		if err != nil || got.ID != tok.ID || got.UserName != "carol" || !got.Active(time.Now()) {
 			t.Fatalf("TokenGetByHash = %+v, %v", got, err)
@@ -186,6 +188,92 @@ func TestSessionsAndTokens(t *testing.T) {
 		}
 		_, err = db.TokenGetByHash(ctx, "th2")
 		wantCode(t, err, steward.ENOTFOUND)
+	})
+}
+
+// TestPasswordChangeRevokesTokens: a new password ends the user's sessions
+// and revokes their tokens in the transaction that stores it, and says so
+// in its event; another user's are untouched, and a rehash of the same
+// password touches nothing.
+func TestPasswordChangeRevokesTokens(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("erin")
+		u := createUser(t, db, userOpts{name: "erin", grants: []steward.Grant{{Role: steward.RoleAdmin}}})
+		other := createUser(t, db, userOpts{name: "frank"})
+		later := time.Now().Add(time.Hour)
+		for i, owner := range []int64{u.ID, u.ID, other.ID} {
+			tok := &steward.APIToken{UserID: owner, Name: "t", Prefix: "stw_p", Hash: fmt.Sprint("tok", i), ExpiresAt: later}
+			if err := db.TokenCreate(ctx, tok, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SessionCreate(ctx, &steward.Session{Hash: fmt.Sprint("sess", i), UserID: owner, ExpiresAt: later}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.TokenRevoke(ctx, 2, nil); err != nil { // revoked already: not counted again
+			t.Fatal(err)
+		}
+
+		if err := db.UserRehashPassword(ctx, u.ID, "$argon2id$test", "$argon2id$rehashed"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.UserGet(ctx, u.ID); got.PasswordHash != "$argon2id$rehashed" {
+			t.Fatalf("rehash not stored: %q", got.PasswordHash)
+		}
+		if err := db.UserRehashPassword(ctx, u.ID, "$argon2id$test", "$argon2id$stale"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.UserGet(ctx, u.ID); got.PasswordHash != "$argon2id$rehashed" {
+			t.Fatalf("a rehash from a stale hash overwrote the password: %q", got.PasswordHash)
+		}
+		if tok, _ := db.TokenGetByHash(ctx, "tok0"); !tok.Active(time.Now()) {
+			t.Fatal("a rehash revoked a token")
+		}
+		if _, err := db.SessionGet(ctx, "sess0"); err != nil {
+			t.Fatalf("a rehash ended a session: %v", err)
+		}
+
+		hash := "$argon2id$new"
+		ev := steward.NewAuditEvent(ctx, "user.update", "erin").With("changed", "password")
+		if _, err := db.UserUpdate(ctx, u.ID, steward.UserUpdate{PasswordHash: &hash}, ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range []string{"tok0", "tok1"} {
+			if tok, _ := db.TokenGetByHash(ctx, h); tok.Active(time.Now()) {
+				t.Fatalf("token %s survived its owner's new password", h)
+			}
+		}
+		_, err := db.SessionGet(ctx, "sess0")
+		wantCode(t, err, steward.ENOTFOUND)
+		if tok, _ := db.TokenGetByHash(ctx, "tok2"); !tok.Active(time.Now()) {
+			t.Fatal("another user's token was revoked")
+		}
+		if _, err := db.SessionGet(ctx, "sess2"); err != nil {
+			t.Fatalf("another user's session ended: %v", err)
+		}
+		evs, _, err := db.AuditList(ctx, storetest.All(), steward.AuditFilter{Action: "user.update"})
+		if err != nil || len(evs) != 1 || evs[0].Details["tokens_revoked"] != "1" {
+			t.Fatalf("event = %+v, %v; want tokens_revoked=1", evs, err)
+		}
+	})
+}
+
+// TestNamesRefusedOnEveryEngine: text PostgreSQL cannot store is refused
+// as invalid input on both engines, never reaching the database.
+func TestNamesRefusedOnEveryEngine(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := ctxFor("gina")
+		u := createUser(t, db, userOpts{name: "gina"})
+		for _, bad := range []string{"a\x00b", "\xff\xfe", "line\nbreak"} {
+			err := db.UserCreate(ctx, &steward.User{Name: "hal", DisplayName: bad, PasswordHash: "x"}, nil)
+			wantCode(t, err, steward.EINVALID)
+			_, err = db.UserUpdate(ctx, u.ID, steward.UserUpdate{Email: &bad}, nil)
+			wantCode(t, err, steward.EINVALID)
+			err = db.TokenCreate(ctx, &steward.APIToken{UserID: u.ID, Name: bad, Prefix: "stw_n", Hash: "n" + bad, ExpiresAt: time.Now().Add(time.Hour)}, nil)
+			wantCode(t, err, steward.EINVALID)
+		}
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stewardhq/steward"
@@ -203,6 +204,18 @@ func (db *DB) UserUpdate(ctx context.Context, id int64, upd steward.UserUpdate, 
 				return fmt.Errorf("ending sessions: %w", err)
 			}
 		}
+		// A new password also revokes every token: whoever made the change
+		// (the owner who suspects a leak, an admin locking someone out)
+		// means the old secrets to stop working, and a token is one.
+		if upd.PasswordHash != nil {
+			res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL`, tx.now.UnixMicro(), id)
+			if err != nil {
+				return fmt.Errorf("revoking tokens: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 && ev != nil {
+				ev.With("tokens_revoked", strconv.FormatInt(n, 10))
+			}
+		}
 		if wasAdmin && u.Disabled {
 			if err := tx.requireAdmin(ctx, "disable"); err != nil {
 				return err
@@ -212,6 +225,17 @@ func (db *DB) UserUpdate(ctx context.Context, id int64, upd steward.UserUpdate, 
 		return tx.appendAudit(ctx, ev)
 	})
 	return out, err
+}
+
+// UserRehashPassword replaces an outdated hash of the same password.
+func (db *DB) UserRehashPassword(ctx context.Context, id int64, oldHash, newHash string) error {
+	return db.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, newHash, id, oldHash)
+		if err != nil {
+			return fmt.Errorf("rehashing password: %w", err)
+		}
+		return nil
+	})
 }
 
 // UserDelete removes a user with its grants, sessions and tokens.

@@ -101,7 +101,7 @@ func (b *testBundle) user(t testing.TB, name string, grants ...steward.Grant) (*
 		t.Fatal(err)
 	}
 	token, th := steward.NewToken(steward.TokenPrefix)
-	tok := &steward.APIToken{UserID: u.ID, Name: "test", Prefix: token[:10], Hash: th}
+	tok := &steward.APIToken{UserID: u.ID, Name: "test", Prefix: token[:10], Hash: th, ExpiresAt: b.clock.Now().Add(steward.DefaultTokenLifetime)}
 	if err := b.db.TokenCreate(context.Background(), tok, nil); err != nil {
 		t.Fatal(err)
 	}
