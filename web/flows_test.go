@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -396,6 +397,15 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("$ref to missing schema %s", ref)
 		}
 	}
+	// The API speaks camelCase: a domain struct served as it is would show
+	// its Go field names.
+	for name, schema := range doc.Components.Schemas {
+		for _, field := range propertyNames(schema) {
+			if !camelCase.MatchString(field) {
+				t.Errorf("schema %s has field %q, not camelCase", name, field)
+			}
+		}
+	}
 	user, _ := json.Marshal(doc.Components.Schemas["User"])
 	if !strings.Contains(string(user), `"lastLoginAt"`) || !strings.Contains(string(user), `"grants"`) {
 		t.Errorf("User schema does not follow the Go type: %s", user)
@@ -479,3 +489,23 @@ func TestServeTLSWithGeneratedCertificate(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var camelCase = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+
+// propertyNames lists every property name in a JSON schema, nested ones too.
+func propertyNames(schema any) []string {
+	var names []string
+	switch v := schema.(type) {
+	case map[string]any:
+		if props, ok := v["properties"].(map[string]any); ok {
+			for k, p := range props {
+				names = append(names, k)
+				names = append(names, propertyNames(p)...)
+			}
+		}
+		for _, k := range []string{"items", "additionalProperties"} {
+			names = append(names, propertyNames(v[k])...)
+		}
+	}
+	return names
+}
