@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -105,4 +107,18 @@ func sameJSON(a, b string) bool {
 	ja, _ := json.Marshal(x)
 	jb, _ := json.Marshal(y)
 	return string(ja) == string(jb)
+}
+
+// TestRefusalAuditedAfterHangUp: a refused request whose client has gone is
+// still recorded.
+func TestRefusalAuditedAfterHangUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, "GET", "/api/v1/users", nil)
+	b.srv.audit(r, newEvent(r, "access.denied", "GET /api/v1/users").WithActor("mallory").WithOutcome(steward.OutcomeDenied))
+	if evs := b.events(t, "access.denied"); len(evs) != 1 || evs[0].Actor != "mallory" {
+		t.Fatalf("events after hang-up: %+v", evs)
+	}
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -345,9 +346,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rt *route, e
 }
 
 // audit appends an event, logging rather than failing the request when the
-// log cannot be written (the request itself has already been decided).
+// log cannot be written (the request itself has already been decided). It
+// is written even when the client has hung up: a refusal is evidence.
 func (s *Server) audit(r *http.Request, ev *steward.AuditEvent) {
-	if err := s.deps.Audit.AuditAppend(r.Context(), ev); err != nil {
+	if err := s.deps.Audit.AuditAppend(context.WithoutCancel(r.Context()), ev); err != nil {
 		s.log.ErrorContext(r.Context(), "audit event not written", slog.String("action", ev.Action), slog.Any("error", err))
 	}
 }
