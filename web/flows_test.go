@@ -509,3 +509,20 @@ func propertyNames(schema any) []string {
 	}
 	return names
 }
+
+// TestMetricsNameRoutes: requests are counted by the route that served
+// them, not lumped together as unmatched.
+func TestMetricsNameRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleViewer})
+	b.do(t, req{method: "GET", path: "/api/v1/me", token: token})
+	b.do(t, req{method: "GET", path: "/api/v1/nothing-here", token: token})
+	resp, body := b.do(t, req{method: "GET", path: "/metrics", token: token})
+	wantStatus(t, resp, body, http.StatusOK)
+	for _, want := range []string{`steward_http_requests_total{method="GET",route="GET /api/v1/me",status="2xx"} 1`, `route="unmatched",status="4xx"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -95,13 +96,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
+		pattern := "unmatched" // guard names the route it serves
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), routeKey{}, &pattern)))
 		took := time.Since(start)
 		status := max(sw.status, http.StatusOK)
-		pattern := r.Pattern
-		if pattern == "" {
-			pattern = "unmatched"
-		}
 		s.metrics.requests.WithLabelValues(r.Method, pattern, statusClass(status)).Inc()
 		s.metrics.duration.WithLabelValues(pattern).Observe(took.Seconds())
 		if strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
@@ -115,6 +113,17 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 			slog.Duration("took", took), slog.Int64("bytes", sw.bytes), slog.String("client_ip", s.clientIP(r)))
 	})
+}
+
+// routeKey holds where guard writes the pattern of the route it serves: the
+// mux sets Request.Pattern only on its own copy of the request.
+type routeKey struct{}
+
+// nameRoute tells observe which route served the request.
+func nameRoute(r *http.Request, pattern string) {
+	if p, ok := r.Context().Value(routeKey{}).(*string); ok {
+		*p = pattern
+	}
 }
 
 func statusClass(status int) string {

@@ -290,6 +290,7 @@ func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 // guard enforces the route's access rule, then runs its handler.
 func (s *Server) guard(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nameRoute(r, rt.pattern())
 		actor := steward.ActorFromContext(r.Context())
 		if rt.scope != scopePublic && actor == nil {
 			s.audit(r, newEvent(r, "access.unauthenticated", rt.pattern()).WithOutcome(steward.OutcomeDenied).WithActor("anonymous"))
