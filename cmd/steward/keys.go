@@ -54,6 +54,31 @@ func allCredentials(ctx context.Context, db *store.DB) ([]*steward.Credential, e
 	return out, nil
 }
 
+// keysOpenSecrets refuses to serve with keys that cannot open the stored
+// secrets: a replica started without the key file the others share would
+// otherwise write a key of its own and fail whenever it needs a secret.
+func keysOpenSecrets(ctx context.Context, db *store.DB, keys *secrets.Keyring) error {
+	creds, err := allCredentials(ctx, db)
+	if err != nil {
+		return err
+	}
+	failed, version := 0, 0
+	for _, c := range creds {
+		if len(c.Sealed) == 0 {
+			continue
+		}
+		if _, err := keys.Open(c.Sealed, c.AssociatedData()); err != nil {
+			failed, version = failed+1, c.KeyVersion
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("the keys of %s cannot open %d of the %d stored secrets (sealed under key version %d). "+
+			"Every replica needs the same keys: copy keys.json from a running replica into this one's data directory, "+
+			"or give all of them the same STEWARD_KEYS or STEWARD_KEYS_FILE", keys, failed, len(creds), version)
+	}
+	return nil
+}
+
 func runKeys(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, keysUsage)

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,3 +71,56 @@ func TestKeysRotateWithoutDowntime(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestReplicaWithoutTheKeysRefusesToStart: a server whose keys cannot open
+// the stored secrets (a replica started without the shared key file) says
+// how to share them and does not start, nor leave a key of its own behind.
+func TestReplicaWithoutTheKeysRefusesToStart(t *testing.T) {
+	t.Parallel()
+	e, cloud := stewardtest.Emulator(t, emulator.Config{})
+	dir := t.TempDir()
+	start := func() (*Main, error) {
+		m := &Main{
+			Config: Config{Addr: "127.0.0.1:0", DataDir: dir, Cloud: cloud, SessionLifetime: time.Hour, AdminPassword: "first admin password"},
+			Stdout: &strings.Builder{}, Log: slog.New(slog.DiscardHandler), Hasher: testHasher,
+		}
+		err := m.Run(context.Background())
+		return m, err
+	}
+	m, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
+	if _, _, err := m.Access.ConnectServicePrincipal(stewardtest.Admin(context.Background()), steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(writer)}); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	keyFile := filepath.Join(dir, "keys.json")
+	shared, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(keyFile)
+
+	m, err = start()
+	if err == nil {
+		m.Close()
+		t.Fatal("a server without the keys started")
+	}
+	if !strings.Contains(err.Error(), "cannot open 1 of the 1 stored secrets") || !strings.Contains(err.Error(), "copy keys.json") {
+		t.Fatalf("refusal: %v", err)
+	}
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Fatalf("the refused server left a key file: %v", err)
+	}
+	m.Close()
+	if err := os.WriteFile(keyFile, shared, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err = start()
+	if err != nil {
+		t.Fatalf("with the shared keys: %v", err)
+	}
+	m.Close()
+}

@@ -165,7 +165,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if _, err := m.DB.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := m.services(); err != nil {
+	if err := m.services(ctx); err != nil {
 		return err
 	}
 	jc := jobs.Config{Sessions: m.DB, Inventory: m.Inventory, Store: m.DB, Access: m.Access, Logger: m.Log}
@@ -201,12 +201,18 @@ func (m *Main) Run(ctx context.Context) error {
 // services builds what the web server and the jobs act through: the
 // keyring for stored secrets, the Azure connector, alerts, and the inventory
 // and access services.
-func (m *Main) services() error {
+func (m *Main) services(ctx context.Context) error {
 	c := m.Config
 	keys := c.Keys
 	keys.DataDir, keys.Logger = c.DataDir, m.Log
 	var err error
 	if m.Keys, err = secrets.NewKeyring(keys); err != nil {
+		return err
+	}
+	if err := keysOpenSecrets(ctx, m.DB, m.Keys); err != nil {
+		if m.Keys.Created() {
+			os.Remove(m.Keys.Path()) // a new key that opens nothing stored would only mislead
+		}
 		return err
 	}
 	if m.Keys.Created() {
