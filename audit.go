@@ -268,11 +268,13 @@ func (f *AuditFilter) Canonicalize() {
 
 // AuditLog is the append-only, hash-chained event log.
 type AuditLog interface {
-	// AuditAppend adds an event at the head of the chain and fills ID, Time
-	// and hashes. EINVALID.
+	// AuditAppend canonicalizes the event in place (see Canonicalize), adds
+	// it at the head of the chain and fills ID, Time, StoredDetails and
+	// hashes. EINVALID.
 	AuditAppend(ctx context.Context, ev *AuditEvent) error
 	// AuditList returns the events within the scope matching f, newest
-	// first, and the cursor of the next page ("" at the end). Events of no
+	// first, and the cursor of the next page ("" at the end). f is
+	// canonicalized first, so it compares like stored text. Events of no
 	// tenant are within an unlimited scope only. EINVALID.
 	AuditList(ctx context.Context, scope Scope, f AuditFilter) ([]*AuditEvent, string, error)
 	// AuditVerify walks the whole chain from the first event.
