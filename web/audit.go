@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -96,7 +97,7 @@ func (s *Server) apiExportAudit(w http.ResponseWriter, r *http.Request) error {
 		cw.Write([]string{"id", "time", "actor", "action", "target", "tenant_id", "outcome", "source_ip", "request_id", "details", "prev_hash", "hash"})
 		emit = func(e *steward.AuditEvent) error {
 			return cw.Write([]string{strconv.FormatInt(e.ID, 10), e.Time.UTC().Format(time.RFC3339Nano), csvSafe(e.Actor), csvSafe(e.Action),
-				csvSafe(e.Target), e.TenantID, e.Outcome, e.SourceIP, e.RequestID, csvSafe(e.DetailsJSON()), e.PrevHash, e.Hash})
+				csvSafe(e.Target), e.TenantID, e.Outcome, e.SourceIP, e.RequestID, csvSafe(cmp.Or(e.StoredDetails, e.DetailsJSON())), e.PrevHash, e.Hash}) // the text that was hashed
 		}
 		finish = func() error { cw.Flush(); return cw.Error() }
 	} else {
