@@ -537,3 +537,13 @@ type JobQueue interface {
 	// EnqueueCosts queues fetching a subscription's costs.
 	EnqueueCosts(ctx context.Context, subscriptionID string) error
 }
+
+// QueueStat is how much work one job queue holds, for an operator watching
+// the machine.
+type QueueStat struct {
+	Queue         string
+	Waiting       int           // ready, waiting for a worker
+	OldestWaiting time.Duration // how long the oldest of those has waited
+	Running       int
+	Later         int // snoozed until Azure's quota resets, or retrying
+}

@@ -58,9 +58,9 @@ type resourceQuery struct {
 	conn     queryer // every query of one listing runs on one connection
 	f        steward.ResourceFilter
 	access   steward.Scope // the tenants the caller may read
-	exact    [][2]string // key_norm, value
-	anyKeys  []string    // key_norm
-	untagged string      // key_norm
+	exact    [][2]string   // key_norm, value
+	anyKeys  []string      // key_norm
+	untagged string        // key_norm
 	rgKey    string
 	typeKey  string
 	name     string // LIKE pattern
