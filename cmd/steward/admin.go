@@ -304,7 +304,7 @@ func runToken(ctx context.Context, args []string, env func(string) string, stdou
 			return safeError(err)
 		}
 		fmt.Fprintln(stdout, token)
-		fmt.Fprintf(stderr, "Token %d for %s, expires %s. It is shown this once.\n", t.ID, u.Name, formatTime(t.ExpiresAt))
+		fmt.Fprintf(stderr, "Token %d for %s, expires %s. It is shown this once.\n", t.ID, u.Name, formatTime(t.Expiry()))
 	case "list":
 		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
@@ -332,7 +332,7 @@ func runToken(ctx context.Context, args []string, env func(string) string, stdou
 			} else if !t.Active(time.Now()) {
 				status = "expired"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.UserName, t.Name, t.Prefix, formatTime(t.ExpiresAt), formatTime(t.LastUsedAt), status)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.UserName, t.Name, t.Prefix, formatTime(t.Expiry()), formatTime(t.LastUsedAt), status)
 		}
 		tw.Flush()
 	case "revoke":
