@@ -85,7 +85,7 @@ type setupOpts struct {
 	accounts func(*accounts.Config)
 }
 
-func setupWith(t *testing.T, o setupOpts) *testBundle {
+func setupWith(t testing.TB, o setupOpts) *testBundle {
 	t.Helper()
 	b := &testBundle{db: storetest.Open(t, cmp.Or(o.engine, store.SQLite)), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
 	log := slog.New(steward.LogHandler(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
