@@ -6,8 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // AuditEvent records one action: who did what to which target, in which
@@ -25,8 +30,13 @@ type AuditEvent struct {
 	SourceIP  string
 	RequestID string
 	Details   map[string]string
-	PrevHash  string
-	Hash      string
+	// StoredDetails is the text of Details as the store holds it, set
+	// when an event is appended or read back. The hash covers this text,
+	// not a new encoding of Details, so no encoder's or engine's way of
+	// spelling JSON can make an intact event look changed.
+	StoredDetails string
+	PrevHash      string
+	Hash          string
 }
 
 // Audit outcomes.
@@ -65,8 +75,8 @@ func (e *AuditEvent) WithActor(actor string) *AuditEvent { e.Actor = actor; retu
 // WithTenant sets the tenant the event concerns.
 func (e *AuditEvent) WithTenant(tenantID string) *AuditEvent { e.TenantID = tenantID; return e }
 
-// DetailsJSON is the canonical encoding of Details that is stored and hashed:
-// keys sorted, "{}" when empty.
+// DetailsJSON is the encoding of Details that the store keeps as
+// StoredDetails: keys sorted, "{}" when empty.
 func (e *AuditEvent) DetailsJSON() string {
 	if len(e.Details) == 0 {
 		return "{}"
@@ -75,16 +85,146 @@ func (e *AuditEvent) DetailsJSON() string {
 	return string(b)
 }
 
+// Limits on an event's text, in bytes. The short fields are indexed, and a
+// PostgreSQL index entry cannot exceed about 2.7 KB, so an actor of a few
+// thousand characters (a sign-in with a made-up name) could not be
+// recorded; the long ones hold paths, file names and messages, which are
+// kept whole up to a size no handler produces from honest input.
+const (
+	// AuditMaxShort bounds actor, action, tenant ID, outcome, source IP,
+	// request ID and each detail key.
+	AuditMaxShort = 256
+	// AuditMaxLong bounds the target and each detail value.
+	AuditMaxLong = 64 << 10
+)
+
+// Canonicalize rewrites the event's text into the one form that both
+// engines store byte for byte, so that what is hashed is what is read back:
+// bytes that are not UTF-8 and control characters (NUL and C1 included)
+// become U+FFFD, except that tab, line feed and carriage return become
+// spaces in the short fields and stay in the target and detail values;
+// text over its limit is cut at a character boundary and ends in "…"; the
+// tenant ID is lower-cased, as filters compare it. Detail keys that come
+// out alike are told apart by suffixes "#2", "#3", …: a key that was
+// already canonical keeps its name, and the others take theirs in the
+// order of their original bytes. Canonicalizing twice changes nothing.
+// The store calls it before it hashes an event.
+func (e *AuditEvent) Canonicalize() {
+	e.Actor = auditShort(e.Actor)
+	e.Action = auditShort(e.Action)
+	e.Target = auditText(e.Target, AuditMaxLong, false)
+	e.TenantID = auditShort(strings.ToLower(e.TenantID))
+	e.Outcome = auditShort(e.Outcome)
+	e.SourceIP = auditShort(e.SourceIP)
+	e.RequestID = auditShort(e.RequestID)
+	e.Details = canonicalDetails(e.Details)
+}
+
+// canonicalDetails canonicalizes keys and values; see Canonicalize.
+func canonicalDetails(d map[string]string) map[string]string {
+	if len(d) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(d))
+	var renamed []string
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		if auditShort(k) == k {
+			out[k] = auditText(d[k], AuditMaxLong, false)
+		} else {
+			renamed = append(renamed, k)
+		}
+	}
+	for _, k := range renamed {
+		c := auditShort(k)
+		name := c
+		for n := 2; ; n++ {
+			if _, taken := out[name]; !taken {
+				break
+			}
+			suffix := "#" + strconv.Itoa(n)
+			name = cutText(c, AuditMaxShort-len(suffix)) + suffix
+		}
+		out[name] = auditText(d[k], AuditMaxLong, false)
+	}
+	return out
+}
+
+// auditShort canonicalizes a one-line field of at most AuditMaxShort bytes.
+func auditShort(s string) string { return auditText(s, AuditMaxShort, true) }
+
+// auditText returns s as UTF-8 without control characters, of at most
+// limit bytes; see Canonicalize.
+func auditText(s string, limit int, oneLine bool) string {
+	if len(s) <= limit && auditClean(s, oneLine) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(min(len(s), limit) + utf8.UTFMax)
+	for _, r := range s { // a byte that is not UTF-8 comes as utf8.RuneError
+		if b.Len() > limit {
+			break // it is cut below; the rest cannot matter
+		}
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			if oneLine {
+				r = ' '
+			}
+		case unicode.IsControl(r):
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if len(out) <= limit {
+		return out
+	}
+	return cutText(out, limit-len("…")) + "…"
+}
+
+// auditClean reports whether auditText would return s unchanged.
+func auditClean(s string, oneLine bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && (oneLine || r != '\t' && r != '\n' && r != '\r') {
+			return false
+		}
+	}
+	return true
+}
+
+// cutText returns the longest prefix of s of at most n bytes that ends at
+// a character boundary.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// detailsText is the details text the hash covers: as stored, or for an
+// event not yet stored, as it will be.
+func (e *AuditEvent) detailsText() string {
+	if e.StoredDetails != "" {
+		return e.StoredDetails
+	}
+	return e.DetailsJSON()
+}
+
 // ComputeHash returns the chain hash of the event: SHA-256 over its ID,
-// time (microseconds), every field and the previous hash, each field
-// length-prefixed so no two different events encode the same.
+// time (microseconds), every field as stored and the previous hash, each
+// field length-prefixed so no two different events encode the same.
 func (e *AuditEvent) ComputeHash() string {
 	h := sha256.New()
 	for _, f := range []string{
 		strconv.FormatInt(e.ID, 10),
 		strconv.FormatInt(e.Time.UnixMicro(), 10),
 		e.Actor, e.Action, e.Target, e.TenantID, e.Outcome, e.SourceIP, e.RequestID,
-		e.DetailsJSON(),
+		e.detailsText(),
 		e.PrevHash,
 	} {
 		fmt.Fprintf(h, "%d:%s;", len(f), f)
@@ -114,6 +254,16 @@ type AuditFilter struct {
 	From, To time.Time // From inclusive, To exclusive
 	Before   int64
 	Limit    int // defaults to 100, at most 1000
+}
+
+// Canonicalize spells the filter's text as AuditEvent.Canonicalize spells
+// an event's, so that a filter matches events written from the same input
+// (a sign-in name with a NUL finds the event that recorded it) and holds
+// only text every engine can compare.
+func (f *AuditFilter) Canonicalize() {
+	f.Actor = auditShort(f.Actor)
+	f.Action = auditShort(f.Action)
+	f.TenantID = auditShort(strings.ToLower(f.TenantID))
 }
 
 // AuditLog is the append-only, hash-chained event log.

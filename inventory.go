@@ -439,10 +439,12 @@ type TagEditPreview struct {
 	Refused   []TagRefusal // those it may not change, and why
 }
 
-// TagRefusal says why an edit may not touch a resource.
+// TagRefusal says why an edit may not touch a resource: Code is EFORBIDDEN
+// when the caller may not, EUNPROCESSABLE when Azure would refuse it.
 type TagRefusal struct {
 	ResourceID string
 	Reason     string
+	Code       string
 }
 
 // InventoryService is Steward's main job: sync, tag edits and write-back,

@@ -10,8 +10,12 @@ type Lighthouse interface {
 	// LighthouseValidate checks ARM templates, their parameters files and
 	// bare registration definition bodies. A template and its parameters
 	// file given together are checked as one deployment; each finding names
-	// the file it concerns. EINVALID when a file is not JSON or is not a
-	// Lighthouse template, parameters file or registration definition.
+	// the file it concerns. Template expressions are evaluated under limits
+	// on work, output, copy loops and time, and the check stops when ctx
+	// ends. EINVALID when a file is not JSON or is not a Lighthouse
+	// template, parameters file or registration definition; EUNPROCESSABLE
+	// when evaluating a template exceeds a limit (the message names it);
+	// EUNAVAILABLE, wrapping ctx's error, when ctx ends first.
 	LighthouseValidate(ctx context.Context, files ...LighthouseFile) ([]LighthouseFinding, error)
 
 	// LighthouseBuild checks the spec and writes a template and parameters

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -40,6 +41,9 @@ func ValidateTags(resourceID, resourceType string, tags map[string]string) error
 			return Errorf(EUNPROCESSABLE, "%s: tag name %q is %d characters; Azure allows at most %d here.", resourceID, short(k), utf8.RuneCountInString(k), maxName)
 		case strings.ContainsAny(k, forbiddenTagNameChars):
 			return Errorf(EUNPROCESSABLE, "%s: tag name %q contains one of < > %% & \\ ? /, which Azure does not allow in tag names.", resourceID, short(k))
+		case strings.ContainsFunc(k, unicode.IsControl):
+			// Azure's Tags API refuses them; catch them here, not at write-back.
+			return Errorf(EUNPROCESSABLE, "%s: tag name %q contains a control character (such as a tab or line break).", resourceID, short(k))
 		case utf8.RuneCountInString(v) > MaxTagValueLength:
 			return Errorf(EUNPROCESSABLE, "%s: the value of tag %q is %d characters; Azure allows at most %d.", resourceID, short(k), utf8.RuneCountInString(v), MaxTagValueLength)
 		}

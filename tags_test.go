@@ -1,8 +1,11 @@
 package steward_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -154,4 +157,38 @@ func TestCheckTagPlan(t *testing.T) {
 			t.Errorf("%s: done %v conflicts %+v; want %v, %d", tc.name, done, conflicts, tc.done, tc.conflicts)
 		}
 	}
+}
+
+// FuzzTagValidation: whatever the names and values, validation answers nil
+// or steward.EUNPROCESSABLE, and what it lets through is what Azure accepts; a plan
+// it lets through keeps the resource within the limits.
+func FuzzTagValidation(f *testing.F) {
+	for _, seed := range [][2]string{{"environment", "prod"}, {"a/b", "x"}, {"tab\there", "x"}, {"nul\x00", "x"}, {"\xff\xfe", "\xff"}, {" ", ""}, {"Owner", "owner"}, {strings.Repeat("k", 513), "v"}} {
+		f.Add(seed[0], seed[1], 3)
+	}
+	f.Fuzz(func(t *testing.T, name, value string, others int) {
+		tags := map[string]string{name: value}
+		for i := range others % 60 {
+			tags[fmt.Sprintf("k%d", i)] = "v"
+		}
+		err := steward.ValidateTags("r", "", tags)
+		if err != nil {
+			if steward.ErrorCode(err) != steward.EUNPROCESSABLE {
+				t.Fatalf("%q=%q: %v (code %s)", name, value, err, steward.ErrorCode(err))
+			}
+			return
+		}
+		if len(tags) > steward.MaxTagsPerResource || strings.TrimSpace(name) == "" || strings.ContainsAny(name, `<>%&\?/`) ||
+			strings.ContainsFunc(name, unicode.IsControl) || utf8.RuneCountInString(name) > steward.MaxTagNameLength || utf8.RuneCountInString(value) > steward.MaxTagValueLength {
+			t.Fatalf("%q=%q with %d tags passed validation", name, value, len(tags))
+		}
+		req := &steward.TagEditRequest{Resources: []string{"r"}, Merge: map[string]string{name: value}}
+		if req.Validate() != nil {
+			return
+		}
+		plan, err := steward.PlanTagEdit(&steward.Resource{ID: "r", Tags: map[string]string{"existing": "1"}}, req)
+		if err == nil && plan != nil && len(plan.After) > steward.MaxTagsPerResource {
+			t.Fatalf("a plan with %d tags", len(plan.After))
+		}
+	})
 }

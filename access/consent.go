@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -114,7 +115,9 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		// Declined or abandoned at Entra: nothing was made, nothing is kept.
 		ev := steward.NewAuditEvent(ctx, "tenant.consent_declined", p.tenantHint).WithOutcome(steward.OutcomeFailure).
 			With("error", errCode).With("description", truncate(errDescription, 300))
-		s.store.AuditAppend(ctx, ev)
+		if err := s.store.AuditAppend(ctx, ev); err != nil {
+			return nil, err
+		}
 		return nil, steward.Errorf(steward.EFORBIDDEN, "The admin did not consent (%s). Nothing was changed in Steward or in Azure.", errCode)
 	}
 	if code == "" {
@@ -352,7 +355,11 @@ func (s *Service) removeRoles(ctx context.Context, c *consentSession, sp string,
 			} else {
 				res.Roles = append(res.Roles, roleName(ra.RoleDefinitionID))
 			}
-			s.store.AuditAppend(ctx, ev)
+			if err := s.store.AuditAppend(ctx, ev); err != nil {
+				// Azure has acted; say the record of it is missing rather
+				// than report the removal as done.
+				res.Error = "The role was removed in Azure, but its audit event could not be written: " + steward.ErrorMessage(err)
+			}
 		}
 		results = append(results, res)
 	}
@@ -369,9 +376,15 @@ func (s *Service) auditFailure(ctx context.Context, action, target, reason strin
 	}
 }
 
+// truncate cuts s to at most n bytes and marks the cut with "…". It cuts
+// at a character boundary: half a UTF-8 sequence is not text, and an audit
+// event quoting it would record U+FFFD instead of what Entra sent.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

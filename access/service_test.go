@@ -635,3 +635,44 @@ func TestRevokeByDeletingTheApp(t *testing.T) {
 // everything is the scope of Steward's own jobs, for tests that read the
 // store directly to check what a service did.
 var everything = steward.SystemActor.Scope(steward.PermInventoryRead)
+
+// TestConsentInAnotherTenantIsRefused: an operator who may manage only
+// Northwind starts "Connect a tenant" with the tenant left empty and
+// Contoso's admin consents. Nothing is assigned in Contoso,
+// no tenant is recorded, and the refusal is audited on Contoso.
+func TestConsentInAnotherTenantIsRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, _, svc, _ := fixture(t, db)
+		contoso, _ := e.Connection().Tenant(emulator.ContosoTenantName)
+		northwind, _ := e.Connection().Tenant(emulator.NorthwindTenantName)
+		ctx := steward.NewContextWithActor(t.Context(), &steward.Actor{UserID: 7, Name: "nora",
+			Grants: []steward.Grant{{Role: steward.RoleOperator, Tenants: []string{northwind.ID}}}})
+		u, err := svc.Access.ConsentStart(ctx, "", "connect", callback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := stewardtest.Consent(t, e, u, contoso.Users[0].UserPrincipalName, true)
+		_, err = svc.Access.ConsentCallback(ctx, answer.Get("state"), answer.Get("code"), answer.Get("error"), answer.Get("error_description"))
+		if steward.ErrorCode(err) != steward.EFORBIDDEN {
+			t.Fatalf("consent in Contoso by a Northwind operator: %v", err)
+		}
+		if _, err := db.TenantGet(t.Context(), everything, contoso.ID); steward.ErrorCode(err) != steward.ENOTFOUND {
+			t.Fatalf("Contoso recorded: %v", err)
+		}
+		sp, err := svc.Azure.PrincipalID(t.Context(), svc.Azure.AppIdentity(contoso.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+		for _, sub := range contoso.Subscriptions {
+			as, err := svc.Azure.RoleAssignments(t.Context(), stewardtest.Identity(contoso.ID, reader), "/subscriptions/"+sub, sp)
+			if err != nil || len(as) != 0 {
+				t.Fatalf("assignments on %s: %v, %v", sub, as, err)
+			}
+		}
+		evs, _, err := db.AuditList(t.Context(), everything, steward.AuditFilter{Action: "tenant.consent_refused", TenantID: contoso.ID, Limit: 10})
+		if err != nil || len(evs) != 1 || evs[0].Outcome != steward.OutcomeDenied || evs[0].Actor != "nora" {
+			t.Fatalf("refusals audited: %+v, %v", evs, err)
+		}
+	})
+}

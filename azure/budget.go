@@ -12,6 +12,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/stewardhq/steward"
 )
 
 // Pacing thresholds. Azure's buckets (FACTS.md §2–4): Resource Manager 250
@@ -70,6 +72,9 @@ func (b *budget) Do(req *policy.Request) (*http.Response, error) {
 	raw := req.Raw()
 	key := laneKey(raw)
 	if d := b.reserve(key, time.Now()); d > 0 {
+		if d > steward.QuotaMoment && steward.NoQuotaWait(raw.Context()) {
+			return nil, steward.NewQuotaWaitError(d, laneName(key))
+		}
 		b.stats.Paced.Add(1)
 		b.stats.PacedFor.Add(int64(d))
 		if err := sleep(raw.Context(), d); err != nil {
@@ -212,6 +217,17 @@ func laneKey(r *http.Request) string {
 	return host + "/tenant/" + kind
 }
 
+// laneName says which quota a lane is, in words.
+func laneName(key string) string {
+	switch {
+	case key == "cost":
+		return "Cost Management"
+	case key == "graph":
+		return "Resource Graph"
+	}
+	return "Resource Manager"
+}
+
 // parseHMS reads Resource Graph's hh:mm:ss.
 func parseHMS(s string) time.Duration {
 	parts := strings.Split(strings.TrimSpace(s), ":")
@@ -308,6 +324,10 @@ func (p *patience) Do(req *policy.Request) (*http.Response, error) {
 		wait := retryAfter(resp)
 		if wait <= 0 {
 			wait = patienceDefault
+		}
+		if wait > steward.QuotaMoment && steward.NoQuotaWait(ctx) {
+			runtime.Drain(resp)
+			return nil, steward.NewQuotaWaitError(wait, laneName(laneKey(req.Raw())))
 		}
 		p.b.log.Info("azure still throttling after retries; waiting", slog.Duration("retry_after", wait))
 		runtime.Drain(resp)

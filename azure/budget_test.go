@@ -192,3 +192,43 @@ func TestAzError(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaWaitGivesTheWorkerBack: work that asks not to wait on Azure's
+// quota (a cost import run as a job) gets a QuotaWaitError naming the wait
+// when Cost Management's hourly quota is spent, instead of sleeping on it;
+// the next request on that quota is not even sent.
+func TestQuotaWaitGivesTheWorkerBack(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	tr := fakeTransport(func(r *http.Request) (*http.Response, error) {
+		calls.Add(1)
+		return answer(http.StatusTooManyRequests, "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "1800"), nil
+	})
+	c := &Connector{log: slog.New(slog.DiscardHandler)}
+	b := newBudget(c.log)
+	opts := c.clientOptions(b)
+	opts.Transport = tr
+	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{}, &opts)
+	ctx, cancel := context.WithTimeout(steward.NewContextNoQuotaWait(context.Background()), time.Minute)
+	defer cancel()
+	for try := range 2 {
+		req, _ := runtime.NewRequest(ctx, http.MethodPost, "https://management.example/subscriptions/s/providers/Microsoft.CostManagement/query")
+		_ = runtime.MarshalAsJSON(req, map[string]int{"q": 1})
+		_, err := pl.Do(req)
+		// The first names Azure's wait; the second the lane's pause, which
+		// the budget caps at maxPause.
+		want := 30 * time.Minute
+		if try == 1 {
+			want = maxPause
+		}
+		if wait := steward.QuotaWait(err); wait < want-time.Minute || wait > want || steward.ErrorCode(err) != steward.ETHROTTLED {
+			t.Fatalf("try %d: %v (wait %s)", try, err, wait)
+		}
+		if !strings.Contains(steward.ErrorMessage(err), "Cost Management") {
+			t.Errorf("message %q does not name the quota", steward.ErrorMessage(err))
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d requests sent, want 1: the second waits on the paused quota", n)
+	}
+}

@@ -140,7 +140,7 @@ func (tb *testBundle) consent(t *testing.T, ctx context.Context, authorizeURL st
 		return do(req)
 	}
 	flow := html.UnescapeString(m[1])
-	resp, page = post(url.Values{"flow": {flow}, "action": {"signin"}, "user": {user.ObjectID}})
+	resp, page = post(url.Values{"flow": {flow}, "action": {"signin"}, "user": {user.ObjectID}, "password": {user.Password}})
 	if resp.StatusCode == http.StatusOK && strings.Contains(page, `value="consent"`) {
 		resp, page = post(url.Values{"flow": {flow}, "action": {"consent"}, "accept": {"yes"}})
 	}

@@ -16,6 +16,15 @@ import (
 // Tag names compare case-insensitively; tag values are case-sensitive.
 // Anything else is 400 InvalidFilterInQueryString.
 
+// Limits on a $filter, so that a request cannot make its parser recurse
+// without bound (each parenthesis is a level of Go recursion). ARM
+// documents none; filters that Steward, the SDK or a person write are a
+// few hundred characters and a level or two deep.
+const (
+	maxFilterBytes = 32 << 10
+	maxFilterDepth = 64
+)
+
 type rfNode struct {
 	kind        string // and, or, cmp, substringof, startswith
 	left, right *rfNode
@@ -39,6 +48,9 @@ func parseResourceFilter(raw string, groupsOnly bool) (*resourceFilter, *armErro
 	f := &resourceFilter{}
 	if strings.TrimSpace(raw) == "" {
 		return f, nil
+	}
+	if len(raw) > maxFilterBytes {
+		return nil, newARMError(http.StatusBadRequest, "InvalidFilterInQueryString", "Invalid $filter specified in the query string: it is %d characters long, and the emulator takes at most %d.", len(raw), maxFilterBytes)
 	}
 	toks, ok := lexFilter(raw)
 	if !ok {
@@ -135,8 +147,9 @@ func lexFilter(s string) ([]ftok, bool) {
 }
 
 type rfParser struct {
-	toks []ftok
-	i    int
+	toks  []ftok
+	i     int
+	depth int // parentheses being parsed
 }
 
 func (p *rfParser) peekWord(w string) bool {
@@ -187,7 +200,12 @@ func (p *rfParser) term() (*rfNode, bool) {
 		return nil, false
 	}
 	if !t.quoted && t.s == "(" {
+		if p.depth >= maxFilterDepth {
+			return nil, false
+		}
+		p.depth++
 		n, ok := p.or()
+		p.depth--
 		return n, ok && p.expect(")")
 	}
 	if t.quoted {

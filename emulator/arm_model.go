@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The Azure Resource Manager model: subscriptions hold resource groups, which
@@ -93,24 +94,38 @@ func (r *resource) appendID(b []byte) []byte {
 
 func (r *resource) id() string { return string(r.appendID(nil)) }
 
+// appendIDJSON appends the ID as a JSON string. Names may hold quotes or
+// backslashes; only then is the ID escaped, so the common case stays a copy.
+func (r *resource) appendIDJSON(b []byte) []byte {
+	start := len(b)
+	b = append(b, '"')
+	b = r.appendID(b)
+	for _, c := range b[start+1:] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			id := string(b[start+1:])
+			return appendJSONString(b[:start], id)
+		}
+	}
+	return append(b, '"')
+}
+
 // appendOpen appends the resource's list-shape JSON without the closing
 // brace, so callers can add $expand fields. Everything but the ID and the
 // name is a precomputed, shared fragment (type, sku/kind, location, tag
 // set), so this is a handful of copies; that is fast enough (see
 // BenchmarkListPageLarge) that a per-resource cache would only cost memory.
 func (r *resource) appendOpen(b []byte, withTags bool) []byte {
-	b = append(b, `{"id":"`...)
-	b = r.appendID(b)
-	b = append(b, `","name":`...)
+	b = append(b, `{"id":`...)
+	b = r.appendIDJSON(b)
+	b = append(b, `,"name":`...)
 	b = appendJSONString(b, r.name)
 	b = append(b, `,"type":"`...)
 	b = append(b, r.typ.Name...)
 	b = append(b, '"')
 	b = append(b, r.typ.Variants[r.variant].frag...)
 	if r.managedBy != nil {
-		b = append(b, `,"managedBy":"`...)
-		b = r.managedBy.appendID(b)
-		b = append(b, '"')
+		b = append(b, `,"managedBy":`...)
+		b = r.managedBy.appendIDJSON(b)
 	}
 	b = append(b, `,"location":"`...)
 	b = append(b, locations[r.loc]...)

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -119,4 +120,34 @@ func TestNoPanicNoHang(t *testing.T) {
 	if r := b.do(t, "GET", "/", "", nil, nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("index: %d", r.StatusCode)
 	}
+}
+
+// TestOddResourceNamesListAsJSON: a resource whose name holds a quote is
+// listed as valid JSON, with its ID and name as created.
+func TestOddResourceNamesListAsJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sub := b.tenant(t, ContosoTenantName).Subscriptions[0]
+	admin := string(b.userToken(t, b.admin(t, ContosoTenantName)))
+	group := "/subscriptions/" + sub + "/resourceGroups/NetworkWatcherRG"
+	name := `odd"name`
+	path := group + "/providers/Microsoft.Network/networkWatchers/" + strings.NewReplacer(`"`, "%22", `\`, "%5C").Replace(name) + "?api-version=2023-09-01"
+	resp := b.do(t, "PUT", path, admin, `{"location":"westeurope"}`, nil)
+	if resp.StatusCode >= 300 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	var list struct {
+		Value []struct{ ID, Name string } `json:"value"`
+	}
+	b.do(t, "GET", group+"/resources?api-version=2021-04-01", admin, nil, &list)
+	for _, r := range list.Value {
+		if r.Name == name {
+			if r.ID != group+"/providers/Microsoft.Network/networkWatchers/"+name {
+				t.Fatalf("listed ID %q", r.ID)
+			}
+			return
+		}
+	}
+	t.Fatalf("%q not listed: %+v", name, list.Value)
 }

@@ -138,6 +138,11 @@
 //   - $filter on tags: names compare case-insensitively, values
 //     case-sensitively; tag filters cannot be combined with others (as in
 //     Azure).
+//   - Resource list $filters of more than 32 KiB or nesting parentheses
+//     more than 64 deep are refused (InvalidFilterInQueryString), and so
+//     are Resource Graph queries of more than 256 KiB or 64 levels of
+//     parentheses and not() (ParserFailure): limits of the emulator's own,
+//     so that no request can make its parsers recurse without bound.
 //   - The activity log's caller is the UPN for users and the object ID for
 //     service principals; only writes are recorded, each as one EndRequest.
 //   - The sign-in page lists the seeded users; a password is optional (if

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"crypto/subtle"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -9,9 +10,9 @@ import (
 	"time"
 )
 
-// The sign-in and consent pages behind /authorize and /adminconsent. There
-// is no password prompt worth the name: the page lists the seeded users and
-// one picks who signs in (a password, if typed, must match). When the app
+// The sign-in and consent pages behind /authorize and /adminconsent. The
+// page lists the seeded users; one picks who signs in and types their
+// password (the connection file has them), as at Entra. When the app
 // lacks consent in the user's tenant, an administrator sees the permissions
 // and accepts or declines; accepting creates the app's service principal in
 // the tenant and records tenant-wide consent. Anyone else sees "Need admin
@@ -164,7 +165,7 @@ func (e *Emulator) authorizePost(w http.ResponseWriter, r *http.Request, tseg st
 			e.signInPage(w, r, f, app, t, "Pick an account to sign in with.")
 			return
 		}
-		if pw := r.PostForm.Get("password"); pw != "" && pw != usr.Password {
+		if pw := r.PostForm.Get("password"); subtle.ConstantTimeCompare([]byte(pw), []byte(usr.Password)) != 1 || usr.Password == "" {
 			e.signInPage(w, r, f, app, t, "AADSTS50126: Error validating credentials due to invalid username or password.")
 			return
 		}
@@ -455,7 +456,7 @@ var signInTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
 {{range .Accounts}}<label><input type="radio" name="user" value="{{.ID}}"{{if .Checked}} checked{{end}}> {{.Name}} &lt;{{.UPN}}&gt; <span class="muted">({{.Tenant}})</span></label>
 {{else}}<p>No accounts can sign in to this application here.</p>{{end}}
 </fieldset>
-<label>Password (optional in the emulator) <input type="password" name="password" autocomplete="current-password"></label>
+<label>Password <input type="password" name="password" autocomplete="current-password"></label>
 <button type="submit">Sign in</button>
 </form></main></body></html>`))
 

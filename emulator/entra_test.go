@@ -311,7 +311,11 @@ func (b *testBundle) signIn(t *testing.T, authorizeURL, userID, consent string) 
 		}
 		return r, readAll(t, r)
 	}
-	resp, page = post(url.Values{"flow": {m[1]}, "action": {"signin"}, "user": {userID}})
+	usr, _ := b.e.w.objects[lowerGUID(userID)].(*user)
+	if usr == nil {
+		t.Fatalf("no user %s", userID)
+	}
+	resp, page = post(url.Values{"flow": {m[1]}, "action": {"signin"}, "user": {userID}, "password": {usr.Password}})
 	if consent == "" || resp.StatusCode != 200 {
 		resp.Body = io.NopCloser(strings.NewReader(page))
 		return resp
@@ -378,6 +382,26 @@ func TestAuthorizationCodeConsentFlow(t *testing.T) {
 		loc, _ := url.Parse(resp.Header.Get("Location"))
 		if resp.StatusCode != http.StatusFound || loc.Query().Get("error") != "access_denied" || !strings.HasPrefix(loc.Query().Get("error_description"), "AADSTS65004") || loc.Query().Get("state") != "s1" {
 			t.Fatalf("decline: %d %s", resp.StatusCode, loc)
+		}
+	})
+
+	t.Run("the password is required", func(t *testing.T) {
+		for _, pw := range []string{"", "not the password"} {
+			resp, err := b.client.Get(authURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := flowRE.FindStringSubmatch(readAll(t, resp))
+			if m == nil {
+				t.Fatal("no sign-in flow")
+			}
+			resp, err = b.client.PostForm(strings.SplitN(authURL, "?", 2)[0], url.Values{"flow": {m[1]}, "action": {"signin"}, "user": {adminID}, "password": {pw}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "AADSTS50126") {
+				t.Fatalf("sign-in with password %q: %d %.300s", pw, resp.StatusCode, page)
+			}
 		}
 	})
 

@@ -27,6 +27,20 @@ import (
 // any KQL dynamic bag. Anything else is an InvalidQuery, and so is a column
 // that an earlier project dropped.
 
+// Limits on a query, so that a request cannot make the parser or the
+// predicates it compiles recurse without bound: each parenthesis or not()
+// is a level of Go recursion when the query is parsed and again for every
+// resource it is run on, and four megabytes of "(" overflowed the stack.
+// Resource Graph documents no such limits; these are far above any query
+// Steward or a person writes.
+const (
+	// maxKQLBytes leaves room for an in~ list of a couple of thousand
+	// resource IDs, the longest queries seen in practice.
+	maxKQLBytes = 256 << 10
+	// maxKQLDepth: real queries nest parentheses a few deep.
+	maxKQLDepth = 64
+)
+
 // kqlVal is a column value: a string, a JSON object (tags, sku) or null.
 type kqlVal struct {
 	s    string
@@ -146,10 +160,11 @@ func kqlLex(src string) ([]kqlTok, *kqlError) {
 func isIdentByte(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 type kqlParser struct {
-	src  string
-	toks []kqlTok
-	i    int
-	env  map[string]kqlColumn // columns a stage may reference
+	src   string
+	toks  []kqlTok
+	i     int
+	env   map[string]kqlColumn // columns a stage may reference
+	depth int                  // parentheses and not() being parsed
 }
 
 func (p *kqlParser) peek() kqlTok {
@@ -238,6 +253,9 @@ func resourceColumns() []kqlColumn {
 
 // parseKQL compiles a query over the Resources table.
 func parseKQL(src string) (*kqlQuery, *kqlError) {
+	if len(src) > maxKQLBytes {
+		return nil, &kqlError{pos: maxKQLBytes, msg: fmt.Sprintf("the query is %d characters long; the emulator takes queries of up to %d", len(src), maxKQLBytes)}
+	}
 	toks, err := kqlLex(src)
 	if err != nil {
 		return nil, err
@@ -463,20 +481,32 @@ func (p *kqlParser) projectList() ([]kqlColumn, *kqlError) {
 	}
 }
 
+// orExpr and andExpr compile a chain into one loop over its terms rather
+// than nested closures, so a long chain costs no stack when it runs.
 func (p *kqlParser) orExpr() (func(*resource) bool, *kqlError) {
 	l, err := p.andExpr()
 	if err != nil {
 		return nil, err
 	}
+	terms := []func(*resource) bool{l}
 	for p.word("or") {
 		r, err := p.andExpr()
 		if err != nil {
 			return nil, err
 		}
-		a := l
-		l = func(x *resource) bool { return a(x) || r(x) }
+		terms = append(terms, r)
 	}
-	return l, nil
+	if len(terms) == 1 {
+		return l, nil
+	}
+	return func(x *resource) bool {
+		for _, f := range terms {
+			if f(x) {
+				return true
+			}
+		}
+		return false
+	}, nil
 }
 
 func (p *kqlParser) andExpr() (func(*resource) bool, *kqlError) {
@@ -484,18 +514,35 @@ func (p *kqlParser) andExpr() (func(*resource) bool, *kqlError) {
 	if err != nil {
 		return nil, err
 	}
+	terms := []func(*resource) bool{l}
 	for p.word("and") {
 		r, err := p.unary()
 		if err != nil {
 			return nil, err
 		}
-		a := l
-		l = func(x *resource) bool { return a(x) && r(x) }
+		terms = append(terms, r)
 	}
-	return l, nil
+	if len(terms) == 1 {
+		return l, nil
+	}
+	return func(x *resource) bool {
+		for _, f := range terms {
+			if !f(x) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 func (p *kqlParser) unary() (func(*resource) bool, *kqlError) {
+	if t := p.peek(); t.text == "(" || strings.EqualFold(t.text, "not") {
+		if p.depth >= maxKQLDepth {
+			return nil, p.fail(t, "the query nests parentheses and not() more than %d deep, the emulator's limit", maxKQLDepth)
+		}
+		p.depth++
+		defer func() { p.depth-- }()
+	}
 	if p.punct("(") {
 		f, err := p.orExpr()
 		if err != nil {

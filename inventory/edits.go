@@ -144,7 +144,7 @@ func (s *Service) PreviewTagEdit(ctx context.Context, req *steward.TagEditReques
 	p := &steward.TagEditPreview{Resources: len(ts)}
 	for _, t := range ts {
 		if why := refusal(actor, t); why != "" {
-			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: why})
+			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: why, Code: steward.EFORBIDDEN})
 			continue
 		}
 		plan, err := steward.PlanTagEdit(t.res, req)
@@ -152,7 +152,7 @@ func (s *Service) PreviewTagEdit(ctx context.Context, req *steward.TagEditReques
 			// This resource's tags and the edit together break Azure's
 			// limits (too many tags, or names Azure set itself that its
 			// Tags API refuses to write back): Azure would refuse it.
-			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: strings.TrimPrefix(steward.ErrorMessage(err), t.res.ID+": ")})
+			p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: t.res.ID, Reason: strings.TrimPrefix(steward.ErrorMessage(err), t.res.ID+": "), Code: steward.EUNPROCESSABLE})
 			continue
 		} else if err != nil {
 			return nil, err
@@ -172,8 +172,14 @@ func (s *Service) SubmitTagEdit(ctx context.Context, req *steward.TagEditRequest
 		return nil, err
 	}
 	if n := len(preview.Refused); n > 0 && !req.SkipRefused {
+		// Forbidden if any refusal is the caller's roles; else it is what
+		// Azure would refuse, which no role changes.
 		r := preview.Refused[0]
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Nothing was changed: %s cannot be edited. %s%s", r.ResourceID, r.Reason, more(n-1))
+		code := steward.EUNPROCESSABLE
+		if i := slices.IndexFunc(preview.Refused, func(r steward.TagRefusal) bool { return r.Code == steward.EFORBIDDEN }); i >= 0 {
+			r, code = preview.Refused[i], steward.EFORBIDDEN
+		}
+		return nil, steward.Errorf(code, "Nothing was changed: %s cannot be edited. %s%s", r.ResourceID, r.Reason, more(n-1))
 	}
 	if len(preview.Changed) == 0 {
 		return nil, steward.Errorf(steward.EUNPROCESSABLE, "Nothing to change: the %d selected resources already have these tags.", preview.Resources)

@@ -51,6 +51,25 @@ func TestThroughTheJobQueue(t *testing.T) {
 		if err != nil || tags["steward-job"] != "yes" {
 			t.Fatalf("Azure has %v, %v", tags, err)
 		}
+		// Each kind of work ran in its own queue, so none waits behind another.
+		rows, err := db.WriteDB().QueryContext(w.ctx, `SELECT DISTINCT kind, queue FROM river_job`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		queues := map[string]string{}
+		for rows.Next() {
+			var kind, queue string
+			if err := rows.Scan(&kind, &queue); err != nil {
+				t.Fatal(err)
+			}
+			queues[kind] = queue
+		}
+		for kind, want := range map[string]string{"sync_subscription": jobs.QueueSync, "ingest_costs": jobs.QueueCosts, "write_back": jobs.QueueWriteBack} {
+			if queues[kind] != want {
+				t.Errorf("%s jobs ran in queue %q, want %q (all: %v)", kind, queues[kind], want, queues)
+			}
+		}
 	})
 }
 

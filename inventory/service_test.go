@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -235,7 +236,7 @@ func TestBulkEditWritesBackThroughTagsAPI(t *testing.T) {
 			skipped[strings.ToLower(r.ResourceID)] = true
 		}
 		if len(skipped) > 0 {
-			if _, err := w.inv.SubmitTagEdit(w.ctx, req); steward.ErrorCode(err) != steward.EFORBIDDEN {
+			if _, err := w.inv.SubmitTagEdit(w.ctx, req); steward.ErrorCode(err) != steward.EUNPROCESSABLE {
 				t.Fatalf("edit with refused resources: %v", err)
 			}
 			req.SkipRefused = true
@@ -350,6 +351,22 @@ func TestTagLimitsCheckedBeforeWriting(t *testing.T) {
 	_, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"bad/name": "x"}})
 	if err == nil || !strings.Contains(steward.ErrorMessage(err), "bad/name") {
 		t.Fatalf("invalid tag name: %v", err)
+	}
+	// Control characters in a name are refused at submit, not at write-back.
+	for _, name := range []string{"tab\there", "new\nline", "bell\x07"} {
+		_, err = w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{name: "x"}})
+		if steward.ErrorCode(err) != steward.EUNPROCESSABLE || !strings.Contains(steward.ErrorMessage(err), "control character") {
+			t.Fatalf("tag name %q: %v", name, err)
+		}
+	}
+	// One tag past Azure's 50 is Azure's limit, not the caller's roles: 422.
+	merge := map[string]string{}
+	for i := len(res.Tags); i <= steward.MaxTagsPerResource; i++ {
+		merge[fmt.Sprintf("extra%02d", i)] = "x"
+	}
+	_, err = w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: merge})
+	if steward.ErrorCode(err) != steward.EUNPROCESSABLE || !strings.Contains(steward.ErrorMessage(err), "51 tags") {
+		t.Fatalf("a resource with 51 tags: %v", err)
 	}
 	if edits, _ := w.db.TagEditList(w.ctx, everything, 10); len(edits) != 0 {
 		t.Fatalf("a refused edit was stored: %+v", edits[0])

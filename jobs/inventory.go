@@ -39,6 +39,9 @@ type SyncArgs struct {
 // Kind names the job.
 func (SyncArgs) Kind() string { return "sync_subscription" }
 
+// InsertOpts puts the job in its queue.
+func (SyncArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueSync} }
+
 // GraphSyncArgs runs a tenant's Resource Graph sync.
 type GraphSyncArgs struct {
 	TenantID string  `json:"tenant_id"`
@@ -48,6 +51,9 @@ type GraphSyncArgs struct {
 // Kind names the job.
 func (GraphSyncArgs) Kind() string { return "sync_tenant_graph" }
 
+// InsertOpts puts the job in its queue.
+func (GraphSyncArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueSync} }
+
 // WriteBackArgs writes a subscription's pending tag edits.
 type WriteBackArgs struct {
 	SubscriptionID string `json:"subscription_id" river:"unique"`
@@ -55,6 +61,9 @@ type WriteBackArgs struct {
 
 // Kind names the job.
 func (WriteBackArgs) Kind() string { return "write_back" }
+
+// InsertOpts puts the job in its queue.
+func (WriteBackArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueWriteBack} }
 
 // CostsArgs fetches a subscription's costs.
 type CostsArgs struct {
@@ -64,11 +73,17 @@ type CostsArgs struct {
 // Kind names the job.
 func (CostsArgs) Kind() string { return "ingest_costs" }
 
+// InsertOpts puts the job in its queue.
+func (CostsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueCosts} }
+
 // ScheduleSyncsArgs queues a sync of every active tenant.
 type ScheduleSyncsArgs struct{}
 
 // Kind names the job.
 func (ScheduleSyncsArgs) Kind() string { return "schedule_syncs" }
+
+// InsertOpts puts the job in its queue.
+func (ScheduleSyncsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueChecks} }
 
 // SweepWriteBacksArgs queues write-back wherever tag edits are due: the
 // safety net behind the write-back queued with each edit.
@@ -77,11 +92,17 @@ type SweepWriteBacksArgs struct{}
 // Kind names the job.
 func (SweepWriteBacksArgs) Kind() string { return "sweep_write_backs" }
 
+// InsertOpts puts the job in its queue.
+func (SweepWriteBacksArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueChecks} }
+
 // ScheduleCostsArgs queues cost ingestion for every subscription.
 type ScheduleCostsArgs struct{}
 
 // Kind names the job.
 func (ScheduleCostsArgs) Kind() string { return "schedule_costs" }
+
+// InsertOpts puts the job in its queue.
+func (ScheduleCostsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueChecks} }
 
 var uniqueWaiting = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: waiting}}
 
@@ -161,8 +182,15 @@ type costsWorker struct {
 
 func (w *costsWorker) Timeout(*river.Job[CostsArgs]) time.Duration { return 30 * time.Minute }
 
+// Work imports what Azure's quota allows now; when the quota is spent it
+// gives the worker back and runs again once Azure says it resets. Rows
+// already stored stay, so the import goes on from there.
 func (w *costsWorker) Work(ctx context.Context, job *river.Job[CostsArgs]) error {
-	return w.inv.IngestCosts(ctx, job.Args.SubscriptionID)
+	err := w.inv.IngestCosts(steward.NewContextNoQuotaWait(ctx), job.Args.SubscriptionID)
+	if wait := steward.QuotaWait(err); wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return err
 }
 
 type scheduleSyncsWorker struct {
@@ -242,6 +270,9 @@ func (w *scheduleCostsWorker) Work(ctx context.Context, job *river.Job[ScheduleC
 type AccessChecksArgs struct{}
 
 func (AccessChecksArgs) Kind() string { return "access_checks" }
+
+// InsertOpts puts the job in its queue.
+func (AccessChecksArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueChecks} }
 
 type accessChecksWorker struct {
 	river.WorkerDefaults[AccessChecksArgs]

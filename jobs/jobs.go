@@ -28,6 +28,15 @@ import (
 	"github.com/stewardhq/steward"
 )
 
+// The queues: each kind of work has workers of its own, so a sync never
+// waits behind a cost import, nor a tag edit behind a sync.
+const (
+	QueueSync      = "sync"       // subscription and Resource Graph syncs
+	QueueWriteBack = "write_back" // tag edits written to Azure
+	QueueCosts     = "costs"      // cost imports, paced by Cost Management's quota
+	QueueChecks    = "checks"     // schedules, sweeps, access checks and reminders, pruning
+)
+
 // Config wires the runner to its database and to the services its jobs use.
 type Config struct {
 	// SQLite is the store's writer handle; set it or Postgres.
@@ -55,8 +64,15 @@ type Config struct {
 	// PruneInterval is how often expired sessions are removed. Defaults to
 	// 10 minutes.
 	PruneInterval time.Duration
-	// Workers is how many jobs run at once in this process. Defaults to 10.
+	// Workers is how many syncs run at once in this process. Defaults to 10.
 	Workers int
+	// WriteBackWorkers is how many subscriptions' tag edits are written at
+	// once. Defaults to 4.
+	WriteBackWorkers int
+	// CostWorkers is how many cost imports run at once. Defaults to 2: they
+	// share each tenant's hourly Cost Management quota, and one whose quota
+	// is spent gives its worker back until the quota resets.
+	CostWorkers int
 	// ID names this process in River's tables. Defaults to River's choice.
 	ID string
 	// PollInterval is how often an idle worker looks for jobs when it gets
@@ -76,6 +92,8 @@ func (c Config) WithDefaults() Config {
 	c.CostInterval = cmp.Or(c.CostInterval, 24*time.Hour)
 	c.CheckInterval = cmp.Or(c.CheckInterval, 24*time.Hour)
 	c.Workers = cmp.Or(c.Workers, 10)
+	c.WriteBackWorkers = cmp.Or(c.WriteBackWorkers, 4)
+	c.CostWorkers = cmp.Or(c.CostWorkers, 2)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -166,9 +184,16 @@ func New(cfg Config) (*Runner, error) {
 		Middleware:        []rivertype.Middleware{&asSystem{}},
 		Logger:            cfg.Logger.With(slog.String("component", "jobs")),
 		FetchPollInterval: cfg.PollInterval,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
-		Workers:           workers,
-		PeriodicJobs:      periodic,
+		Queues: map[string]river.QueueConfig{
+			QueueSync:      {MaxWorkers: cfg.Workers},
+			QueueWriteBack: {MaxWorkers: cfg.WriteBackWorkers},
+			QueueCosts:     {MaxWorkers: cfg.CostWorkers},
+			QueueChecks:    {MaxWorkers: 2},
+			// Jobs queued by an earlier release, before there were queues.
+			river.QueueDefault: {MaxWorkers: 1},
+		},
+		Workers:      workers,
+		PeriodicJobs: periodic,
 	}
 	var err error
 	if cfg.Postgres != nil {
@@ -293,6 +318,9 @@ type PruneSessionsArgs struct{}
 
 // Kind names the job in River's tables.
 func (PruneSessionsArgs) Kind() string { return "prune_sessions" }
+
+// InsertOpts puts the job in its queue.
+func (PruneSessionsArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueChecks} }
 
 // pruneOpts makes the prune job unique per interval, so that a leader
 // change (or a manual request) never queues a second prune for one period.

@@ -43,8 +43,11 @@ func (s *Service) LighthouseBuild(ctx context.Context, spec steward.LighthouseSp
 	if len(spec.EligibleAuthorizations) > 0 {
 		def.eligible, def.hasEligible = toJSONValue(spec.EligibleAuthorizations), true
 	}
-	c := &checker{s: s}
+	c := &checker{s: s, b: newBudget(ctx, s.limits)}
 	c.check(def)
+	if c.b.err != nil {
+		return nil, nil, c.b.err
+	}
 	findings := c.out
 	if n := countErrors(findings); n > 0 {
 		return nil, findings, steward.Errorf(steward.EUNPROCESSABLE, "The delegation breaks %d Lighthouse rule(s); no template was built.", n)

@@ -21,7 +21,11 @@
 // variable copy loops, and a few pure functions (concat, length, if, equals,
 // createArray, createObject, json …). Other expressions (guid, resourceId,
 // subscription() …) stay opaque; where one decides what is delegated, the
-// finding "unresolved" says so instead of guessing.
+// finding "unresolved" says so instead of guessing. Each call evaluates and
+// checks under one budget of steps, output, copy-loop iterations, nesting
+// and time (budget.go), with parameter defaults and variables evaluated once
+// each, so a hostile template is refused with EUNPROCESSABLE, naming the
+// limit, instead of running for days.
 //
 // # Rules
 //

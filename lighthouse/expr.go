@@ -1,7 +1,9 @@
 package lighthouse
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +15,13 @@ import (
 // pure functions are evaluated. Anything else (guid, subscription(),
 // resourceId, reference …) becomes an unresolved value that keeps its text,
 // so a check that needs it can say so and every other check goes on.
+//
+// Every evaluation runs under a budget (see budget.go): each node, function
+// call and element visited is a step, each value made is charged by its
+// size, and parameter defaults and variables are evaluated once each, so a
+// template costs time in proportion to its text rather than to what its
+// references multiply out to. Once the budget is spent every evaluation
+// answers unresolved at once, and the caller returns the budget's error.
 
 // unresolved stands for a value that cannot be computed offline.
 type unresolved struct {
@@ -33,17 +42,27 @@ type paramDef struct {
 	hasDefault   bool
 }
 
+// memo is a parameter default or variable evaluated once, with whether its
+// value came from the parameters file.
+type memo struct {
+	v          any
+	fromValues bool
+}
+
 // evaluator resolves expressions in one template scope. Parameter values from
 // a parameters file win over defaults; ARM parameter and variable names are
 // case-insensitive, so every map is keyed by the lower-case name.
 type evaluator struct {
+	b         *budget // shared by every scope of one call
 	params    map[string]paramDef
-	values    map[string]any  // from the parameters file
-	vars      map[string]any  // raw variable values, evaluated on use
-	varLoops  map[string]bool // variables made by a variable copy loop
-	varCache  map[string]any
-	varBusy   map[string]bool
-	copyIndex map[string]int // property copy loops in progress; "" is the innermost
+	values    map[string]any      // from the parameters file
+	vars      map[string]any      // raw variable values, evaluated on use
+	varLoops  map[string]bool     // variables made by a variable copy loop
+	cache     map[string]memo     // "p:" + parameter or "v:" + variable, evaluated
+	busy      map[string]bool     // the same keys, while being evaluated
+	depth     int                 // parameters and variables being evaluated
+	parsed    map[string]exprNode // expressions parsed so far, by their text
+	copyIndex map[string]int      // property copy loops in progress; "" is the innermost
 
 	// valuesFromFile says values come from the parameters file (directly,
 	// or passed down to an inner-scope nested deployment).
@@ -54,17 +73,22 @@ type evaluator struct {
 	usedValues bool
 }
 
-func newEvaluator() *evaluator {
+func newEvaluator(b *budget) *evaluator {
 	return &evaluator{
+		b:         b,
 		params:    map[string]paramDef{},
 		values:    map[string]any{},
 		vars:      map[string]any{},
 		varLoops:  map[string]bool{},
-		varCache:  map[string]any{},
-		varBusy:   map[string]bool{},
+		cache:     map[string]memo{},
+		busy:      map[string]bool{},
+		parsed:    map[string]exprNode{},
 		copyIndex: map[string]int{},
 	}
 }
+
+// spent is what every evaluation answers once the budget is gone.
+var spent = unresolved{reason: "evaluation budget spent"}
 
 // isExpr reports whether a template string is an expression: it is wrapped
 // in brackets and does not start with the "[[" escape.
@@ -80,9 +104,18 @@ func (e *evaluator) evalString(s string) any {
 	if !isExpr(s) {
 		return s
 	}
-	n, err := parseExpr(s[1 : len(s)-1])
-	if err != nil {
-		return unresolved{expr: s, reason: err.Error()}
+	// A copy loop evaluates the same text many times: parse it once.
+	n, ok := e.parsed[s]
+	if !ok {
+		var err error
+		n, err = parseExpr(s[1:len(s)-1], e.b)
+		if err != nil {
+			if errors.Is(err, errSpent) {
+				return spent
+			}
+			return unresolved{expr: s, reason: err.Error()}
+		}
+		e.parsed[s] = n
 	}
 	v := e.eval(n)
 	if u, ok := v.(unresolved); ok && u.expr == "" {
@@ -95,16 +128,25 @@ func (e *evaluator) evalString(s string) any {
 // evalDeep evaluates every expression inside a template value, including
 // property copy loops ("copy": [{name, count, input}]).
 func (e *evaluator) evalDeep(v any) any {
+	if !e.b.step() {
+		return spent
+	}
 	switch v := v.(type) {
 	case string:
 		return e.evalString(v)
 	case []any:
+		if !e.b.grow(elemBytes * len(v)) {
+			return spent
+		}
 		out := make([]any, len(v))
 		for i, x := range v {
 			out[i] = e.evalDeep(x)
 		}
 		return out
 	case map[string]any:
+		if !e.b.grow(elemBytes * len(v)) {
+			return spent
+		}
 		out := make(map[string]any, len(v))
 		for k, x := range v {
 			if strings.EqualFold(k, "copy") {
@@ -132,14 +174,21 @@ func (e *evaluator) propertyCopy(loops []any, out map[string]any) bool {
 		m := l.(map[string]any)
 		name, _ := m["name"].(string)
 		count, ok := toInt(e.evalDeep(m["count"]))
-		if !ok || count < 0 || count > 10000 {
-			out[name] = unresolved{expr: fmt.Sprint(m["count"]), reason: "copy count"}
+		if !ok || count < 0 {
+			expr, _ := m["count"].(string)
+			out[name] = unresolved{expr: cmp.Or(expr, jsonType(m["count"])), reason: "copy count"}
 			continue
+		}
+		if !e.b.copyLoop(count) || !e.b.grow(elemBytes*count) {
+			return true
 		}
 		items := make([]any, 0, count)
 		saveNamed, hadNamed := e.copyIndex[strings.ToLower(name)]
 		saveInner, hadInner := e.copyIndex[""]
 		for i := range count {
+			if e.b.err != nil {
+				break
+			}
 			e.copyIndex[strings.ToLower(name)] = i
 			e.copyIndex[""] = i
 			items = append(items, e.evalDeep(m["input"]))
@@ -160,7 +209,7 @@ func restore(m map[string]int, k string, v int, had bool) {
 }
 
 // parameter returns a parameter's value: the parameters file's, else the
-// default (which may itself hold expressions).
+// default (which may itself hold expressions), evaluated once.
 func (e *evaluator) parameter(name string) any {
 	k := strings.ToLower(name)
 	if v, ok := e.values[k]; ok {
@@ -171,7 +220,7 @@ func (e *evaluator) parameter(name string) any {
 	}
 	d, declared := e.params[k]
 	if declared && d.hasDefault {
-		return e.evalDeep(d.defaultValue)
+		return e.once("p:"+k, "parameter", name, func() any { return e.evalDeep(d.defaultValue) })
 	}
 	if !declared {
 		return unresolved{reason: fmt.Sprintf("parameter %q is not declared", name)}
@@ -182,32 +231,50 @@ func (e *evaluator) parameter(name string) any {
 // variable returns a variable's value, evaluated once.
 func (e *evaluator) variable(name string) any {
 	k := strings.ToLower(name)
-	if v, ok := e.varCache[k]; ok {
-		return v
-	}
 	raw, ok := e.vars[k]
 	if !ok {
 		return unresolved{reason: fmt.Sprintf("variable %q is not defined", name)}
 	}
-	if e.varBusy[k] {
-		return unresolved{reason: fmt.Sprintf("variable %q refers to itself", name)}
-	}
-	e.varBusy[k] = true
-	used := e.usedValues
-	e.usedValues = false
-	v := e.evalDeep(raw)
-	if e.varLoops[k] {
-		if m, ok := v.(map[string]any); ok {
-			v = getFold(m, name)
+	return e.once("v:"+k, "variable", name, func() any {
+		v := e.evalDeep(raw)
+		if e.varLoops[k] {
+			if m, ok := v.(map[string]any); ok {
+				v = getFold(m, name)
+			}
 		}
+		return v
+	})
+}
+
+// once evaluates a parameter default or a variable the first time it is
+// asked for and remembers the value, with whether it came from the
+// parameters file, so that references cost a lookup however often and
+// however deeply they repeat. Copy loops in progress are hidden from it:
+// ARM allows copyIndex() in neither, and a remembered value must not
+// depend on where it was first asked for.
+func (e *evaluator) once(key, what, name string, eval func() any) any {
+	if m, ok := e.cache[key]; ok {
+		if m.fromValues {
+			e.usedValues = true
+		}
+		return m.v
 	}
+	if e.busy[key] {
+		return unresolved{reason: fmt.Sprintf("%s %q refers to itself", what, name)}
+	}
+	if !e.b.nested(e.depth + 1) {
+		return spent
+	}
+	e.busy[key], e.depth = true, e.depth+1
+	used, loops := e.usedValues, e.copyIndex
+	e.usedValues, e.copyIndex = false, map[string]int{}
+	v := eval()
 	fromValues := e.usedValues
-	e.usedValues = used || fromValues
-	delete(e.varBusy, k)
-	if !fromValues {
-		// Values from the parameters file are not cached, so the
-		// provenance flag is set again on every use.
-		e.varCache[k] = v
+	e.usedValues, e.copyIndex = used || fromValues, loops
+	delete(e.busy, key)
+	e.depth--
+	if e.b.err == nil {
+		e.cache[key] = memo{v: v, fromValues: fromValues}
 	}
 	return v
 }
@@ -230,9 +297,14 @@ type (
 	exprNode interface{}
 )
 
-// parseExpr parses the inside of "[…]".
-func parseExpr(s string) (exprNode, error) {
-	p := &exprParser{s: s}
+// errSpent is the parse error for an expression the budget refused; the
+// budget holds the error to report.
+var errSpent = errors.New("evaluation budget spent")
+
+// parseExpr parses the inside of "[…]", charging b a step for each node
+// and the bytes of each string literal.
+func parseExpr(s string, b *budget) (exprNode, error) {
+	p := &exprParser{s: s, b: b}
 	n, err := p.expr()
 	if err != nil {
 		return nil, err
@@ -245,8 +317,10 @@ func parseExpr(s string) (exprNode, error) {
 }
 
 type exprParser struct {
-	s string
-	i int
+	s     string
+	i     int
+	b     *budget
+	depth int
 }
 
 func (p *exprParser) space() {
@@ -264,6 +338,11 @@ func (p *exprParser) peek() byte {
 }
 
 func (p *exprParser) expr() (exprNode, error) {
+	if !p.b.nested(p.depth+1) || !p.b.step() {
+		return nil, errSpent
+	}
+	p.depth++
+	defer func() { p.depth-- }()
 	n, err := p.primary()
 	if err != nil {
 		return nil, err
@@ -271,6 +350,9 @@ func (p *exprParser) expr() (exprNode, error) {
 	for {
 		switch p.peek() {
 		case '.':
+			if !p.b.step() {
+				return nil, errSpent
+			}
 			p.i++
 			p.space()
 			name := p.ident()
@@ -312,6 +394,11 @@ func (p *exprParser) primary() (exprNode, error) {
 					continue
 				}
 				p.i++
+				// The literal is no longer than the expression, so it is
+				// charged once made.
+				if !p.b.grow(b.Len()) {
+					return nil, errSpent
+				}
 				return exprString(b.String()), nil
 			}
 			b.WriteByte(p.s[p.i])
@@ -329,15 +416,16 @@ func (p *exprParser) primary() (exprNode, error) {
 		}
 		return exprNumber(n), nil
 	}
-	name := p.ident()
-	if name == "" {
+	start := p.i
+	if p.ident() == "" {
 		return nil, fmt.Errorf("unexpected %q at %d", string(c), p.i)
 	}
 	// User-defined functions are namespace.function.
 	for p.i < len(p.s) && p.s[p.i] == '.' {
 		p.i++
-		name += "." + p.ident()
+		p.ident()
 	}
+	name := p.s[start:p.i]
 	if p.peek() != '(' {
 		return nil, fmt.Errorf("'(' expected after %s", name)
 	}
@@ -381,6 +469,9 @@ func (p *exprParser) ident() string {
 // eval computes a node. An unresolved result with an empty expr is filled
 // in with the whole expression by evalString.
 func (e *evaluator) eval(n exprNode) any {
+	if !e.b.step() {
+		return spent
+	}
 	switch n := n.(type) {
 	case exprString:
 		return string(n)
@@ -394,6 +485,12 @@ func (e *evaluator) eval(n exprNode) any {
 		m, ok := x.(map[string]any)
 		if !ok {
 			return unresolved{reason: fmt.Sprintf("property %q of a non-object", n.name)}
+		}
+		if v, ok := m[n.name]; ok {
+			return v
+		}
+		if !e.b.work(len(m)) {
+			return spent
 		}
 		for k, v := range m {
 			if strings.EqualFold(k, n.name) {
@@ -487,40 +584,55 @@ func (e *evaluator) call(c exprCall) any {
 		}
 		return unresolved{reason: "resource copy index"}
 	case "concat":
+		// Sizes are charged before anything is built: a chain of concats
+		// that doubles its value stops at the output budget.
 		if len(args) > 0 {
 			if _, isArr := args[0].([]any); isArr {
-				var out []any
+				n := 0
 				for _, a := range args {
 					arr, ok := a.([]any)
 					if !ok {
 						return unresolved{}
 					}
-					out = append(out, arr...)
+					n += len(arr)
+				}
+				if !e.b.grow(elemBytes * n) {
+					return spent
+				}
+				out := make([]any, 0, n)
+				for _, a := range args {
+					out = append(out, a.([]any)...)
 				}
 				return out
 			}
 		}
-		var b strings.Builder
-		for _, a := range args {
+		parts := make([]string, len(args))
+		n := 0
+		for i, a := range args {
 			s, ok := scalarString(a)
 			if !ok {
 				return unresolved{}
 			}
-			b.WriteString(s)
+			parts[i], n = s, n+len(s)
 		}
-		return b.String()
+		if !e.b.grow(n) {
+			return spent
+		}
+		return strings.Join(parts, "")
 	case "string":
 		if len(args) == 1 {
 			if s, ok := scalarString(args[0]); ok {
 				return s
 			}
 		}
-	case "tolower":
+	case "tolower", "toupper":
 		if s, ok := str(0); ok {
-			return strings.ToLower(s)
-		}
-	case "toupper":
-		if s, ok := str(0); ok {
+			if !e.b.grow(len(s)) || !e.b.work(len(s)/1024) {
+				return spent
+			}
+			if c.name == "tolower" {
+				return strings.ToLower(s)
+			}
 			return strings.ToUpper(s)
 		}
 	case "length":
@@ -549,11 +661,17 @@ func (e *evaluator) call(c exprCall) any {
 		}
 	case "equals":
 		if len(args) == 2 {
-			return equalValues(args[0], args[1])
+			eq := e.equal(args[0], args[1])
+			if e.b.err != nil {
+				return spent
+			}
+			return eq
 		}
 	case "not":
-		if b, ok := args[0].(bool); ok && len(args) == 1 {
-			return !b
+		if len(args) == 1 {
+			if b, ok := args[0].(bool); ok {
+				return !b
+			}
 		}
 	case "true":
 		return true
@@ -562,9 +680,15 @@ func (e *evaluator) call(c exprCall) any {
 	case "null":
 		return nil
 	case "createarray":
+		if !e.b.grow(elemBytes * len(args)) {
+			return spent
+		}
 		return append([]any{}, args...)
 	case "createobject":
 		if len(args)%2 == 0 {
+			if !e.b.grow(elemBytes * len(args)) {
+				return spent
+			}
 			m := map[string]any{}
 			for i := 0; i < len(args); i += 2 {
 				k, ok := args[i].(string)
@@ -587,6 +711,10 @@ func (e *evaluator) call(c exprCall) any {
 		return nil
 	case "json":
 		if s, ok := str(0); ok {
+			// What decoding makes is about as large as the text.
+			if !e.b.grow(len(s)) || !e.b.work(len(s)/64) {
+				return spent
+			}
 			v, err := decodeJSON([]byte(s))
 			if err == nil {
 				return v
@@ -623,16 +751,54 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
-func equalValues(a, b any) bool {
+// equal compares two values as ARM's equals does: numbers by value,
+// strings exactly, arrays and objects element by element. Each element
+// visited is a step, so values that share parts (createArray(v, v) nested
+// forty deep) cannot make a comparison walk for ever; once the budget is
+// spent it answers false and the caller reports the budget.
+func (e *evaluator) equal(a, b any) bool {
+	if !e.b.step() {
+		return false
+	}
 	if x, ok := toInt(a); ok {
 		y, ok := toInt(b)
 		return ok && x == y
 	}
-	if x, ok := a.(string); ok {
+	switch x := a.(type) {
+	case string:
 		y, ok := b.(string)
 		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case nil:
+		return b == nil
+	case json.Number:
+		y, ok := b.(json.Number)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !e.equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !e.equal(v, w) {
+				return false
+			}
+		}
+		return true
 	}
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
+	return false
 }

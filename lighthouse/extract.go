@@ -35,8 +35,9 @@ type unit struct {
 }
 
 // extract reads the definitions out of a group from Pair: one file, or a
-// template and its parameters file.
-func extract(docs []*doc) (*unit, error) {
+// template and its parameters file. A template's expressions are evaluated
+// under b; the budget's error is returned when they exceed it.
+func extract(docs []*doc, b *budget) (*unit, error) {
 	var tmpl, params *doc
 	for _, d := range docs {
 		switch d.kind {
@@ -53,7 +54,8 @@ func extract(docs []*doc) (*unit, error) {
 		}
 	}
 	if tmpl != nil {
-		return extractTemplate(tmpl, params)
+		b.file = tmpl.name
+		return extractTemplate(tmpl, params, b)
 	}
 	return extractParameters(params)
 }
@@ -115,9 +117,9 @@ type templateWalk struct {
 	assignments  int
 }
 
-func extractTemplate(t, p *doc) (*unit, error) {
+func extractTemplate(t, p *doc, b *budget) (*unit, error) {
 	u := &unit{}
-	ev := newEvaluator()
+	ev := newEvaluator(b)
 	loadScope(ev, t.root)
 	if p != nil {
 		ev.values, ev.valuesFromFile = p.values, true
@@ -134,6 +136,9 @@ func extractTemplate(t, p *doc) (*unit, error) {
 	}
 	w := &templateWalk{tmpl: t, params: p}
 	w.resources(getFold(t.root, "resources"), ev, 0)
+	if b.err != nil {
+		return nil, b.err
+	}
 	if len(w.defs) == 0 {
 		return nil, steward.Errorf(steward.EINVALID, "%s is an ARM template but not a Lighthouse template: it has no %s resource.", t.name, typeDefinition)
 	}
@@ -207,6 +212,9 @@ func (w *templateWalk) resources(list any, ev *evaluator, depth int) {
 		r, ok := it.(map[string]any)
 		if !ok {
 			continue
+		}
+		if ev.b.err != nil {
+			return
 		}
 		if existing, _ := getFold(r, "existing").(bool); existing {
 			continue
@@ -296,7 +304,7 @@ func (w *templateWalk) deployment(r map[string]any, ev *evaluator, depth int) {
 		w.resources(getFold(inner, "resources"), ev, depth+1)
 		return
 	}
-	child := newEvaluator()
+	child := newEvaluator(ev.b)
 	loadScope(child, inner)
 	passed, _ := getFold(props, "parameters").(map[string]any)
 	ev.usedValues = false

@@ -247,7 +247,7 @@ func TestValidateNoFiles(t *testing.T) {
 
 func TestExpressions(t *testing.T) {
 	t.Parallel()
-	ev := newEvaluator()
+	ev := newEvaluator(newBudget(context.Background(), defaultLimits))
 	ev.params["p"] = paramDef{defaultValue: "[concat('de', 'fault')]", hasDefault: true}
 	ev.params["list"] = paramDef{}
 	ev.values["list"] = []any{map[string]any{"Name": "first"}, map[string]any{"name": "second"}}

@@ -134,7 +134,8 @@ func (a *entry) label() string {
 // checker applies the rules to one registration definition.
 type checker struct {
 	s   *Service
-	def int // 1-based definition index when a template holds several, else 0
+	b   *budget // findings are output, entries and their fields are steps
+	def int     // 1-based definition index when a template holds several, else 0
 	out []steward.LighthouseFinding
 
 	unsureRoles bool // some role could not be resolved: skip the whole-definition advice
@@ -149,6 +150,9 @@ func (c *checker) add(sev steward.LighthouseSeverity, rule string, a *entry, rol
 	if a != nil {
 		f.Kind, f.Authorization, f.File = a.kind, a.index, a.file
 		msg = a.label() + ": " + msg
+	}
+	if !c.b.grow(findingBytes + len(msg)) {
+		return
 	}
 	f.Message = msg
 	c.out = append(c.out, f)
@@ -174,8 +178,12 @@ func (c *checker) check(d definition) {
 	for _, a := range perm {
 		c.permanent(a)
 	}
+	permanents := map[string]bool{}
+	for _, a := range perm {
+		permanents[a.principal] = true
+	}
 	for _, a := range elig {
-		c.eligible(a, perm, ok)
+		c.eligible(a, permanents, ok)
 	}
 	c.policies(elig)
 	if ok && eligOK && !c.unsureRoles {
@@ -251,8 +259,15 @@ func (c *checker) list(v any, file, kind string, required bool) ([]*entry, bool)
 		var out []*entry
 		for i, item := range v {
 			a := &entry{kind: kind, index: i + 1, file: file}
+			if !c.b.step() {
+				return nil, false
+			}
 			switch item := item.(type) {
 			case map[string]any:
+				// Fields are looked up case-insensitively, a scan each.
+				if !c.b.work(len(item)) {
+					return nil, false
+				}
 				a.raw = item
 				c.parse(a)
 				out = append(out, a)
@@ -408,6 +423,9 @@ func isArray(v any) bool {
 func (c *checker) delegated(a *entry, list []any) {
 	var names []string
 	for i, v := range list {
+		if !c.b.step() {
+			return
+		}
 		field := fmt.Sprintf("delegatedRoleDefinitionIds[%d]", i)
 		switch id := v.(type) {
 		case unresolved:
@@ -477,7 +495,7 @@ func matchesAnyFold(patterns []string, action string) bool {
 }
 
 // eligible applies the rules for an eligible authorization.
-func (c *checker) eligible(a *entry, perm []*entry, permOK bool) {
+func (c *checker) eligible(a *entry, permanents map[string]bool, permOK bool) {
 	if a.role != nil {
 		if isUAA(a.role) {
 			c.errorf(steward.LighthouseRuleEligibleUAA, a, a.role.ID, a.file, "User Access Administrator cannot be an eligible authorization; only permanent authorizations may assign roles to managed identities.")
@@ -495,12 +513,7 @@ func (c *checker) eligible(a *entry, perm []*entry, permOK bool) {
 		c.errorf(steward.LighthouseRuleEligibleDelegated, a, a.roleID(), a.file, "eligible authorizations cannot carry delegatedRoleDefinitionIds; put the User Access Administrator authorization in the permanent list.")
 	}
 	c.policy(a)
-	if permOK && a.principal != "" && !strings.EqualFold(a.principal, nilGUID) {
-		for _, p := range perm {
-			if p.principal == a.principal {
-				return
-			}
-		}
+	if permOK && a.principal != "" && !strings.EqualFold(a.principal, nilGUID) && !permanents[a.principal] {
 		c.warnf(steward.LighthouseRuleEligibleNoPermanent, a, a.roleID(), a.file, "principal %s has no permanent authorization; Microsoft advises also giving it a permanent one with another role, such as Reader, so it can see the delegation before it activates.", a.principal)
 	}
 }
@@ -525,6 +538,9 @@ func (c *checker) policy(a *entry) policyKey {
 		c.warnf(steward.LighthouseRuleUnresolved, a, a.roleID(), a.file, "justInTimeAccessPolicy comes from %s, which Steward cannot resolve offline.", p)
 		return key
 	case map[string]any:
+		if !c.b.work(len(p)) {
+			return key
+		}
 		pol = p
 	default:
 		c.errorf(steward.LighthouseRuleMissingField, a, a.roleID(), a.file, "justInTimeAccessPolicy is %s, not an object.", jsonType(p))
@@ -570,11 +586,17 @@ func (c *checker) policy(a *entry) policyKey {
 		}
 		var ids []string
 		for i, x := range ap {
+			if !c.b.step() {
+				return key
+			}
 			field := fmt.Sprintf("managedByTenantApprovers[%d].principalId", i)
 			m, ok := x.(map[string]any)
 			if !ok {
 				c.errorf(steward.LighthouseRuleMissingField, a, a.roleID(), a.file, "managedByTenantApprovers[%d] is %s, not an object.", i, jsonType(x))
 				continue
+			}
+			if !c.b.work(len(m)) {
+				return key
 			}
 			p, _ := getFold(m, "principalId").(string)
 			ids = append(ids, strings.ToLower(p))
@@ -602,7 +624,7 @@ func (c *checker) policies(elig []*entry) {
 		if a.role == nil {
 			continue
 		}
-		probe := &checker{s: c.s} // policy() reports; count findings once, here
+		probe := &checker{s: c.s, b: c.b} // policy() reports; count findings once, here
 		key := probe.policy(a)
 		id := strings.ToLower(a.role.ID)
 		f, ok := seen[id]
@@ -646,7 +668,7 @@ func parseISODuration(s string) (time.Duration, bool) {
 	}
 	var total float64
 	inTime, seen := false, false
-	num := ""
+	var num []byte // appended, not concatenated: a long number stays linear
 	units := map[byte]float64{
 		'Y': 365 * 24 * float64(time.Hour), 'W': 7 * 24 * float64(time.Hour), 'D': 24 * float64(time.Hour),
 	}
@@ -655,7 +677,7 @@ func parseISODuration(s string) (time.Duration, bool) {
 		ch := s[i]
 		switch {
 		case ch == 'T':
-			if inTime || num != "" {
+			if inTime || len(num) > 0 {
 				return 0, false
 			}
 			inTime = true
@@ -663,12 +685,12 @@ func parseISODuration(s string) (time.Duration, bool) {
 			if ch == ',' {
 				ch = '.'
 			}
-			num += string(ch)
+			num = append(num, ch)
 		default:
-			if num == "" {
+			if len(num) == 0 {
 				return 0, false
 			}
-			f, err := strconv.ParseFloat(num, 64)
+			f, err := strconv.ParseFloat(string(num), 64)
 			if err != nil {
 				return 0, false
 			}
@@ -686,10 +708,10 @@ func parseISODuration(s string) (time.Duration, bool) {
 				return 0, false
 			}
 			total += f * unit
-			num, seen = "", true
+			num, seen = num[:0], true
 		}
 	}
-	if num != "" || !seen || (inTime && strings.HasSuffix(s, "T")) {
+	if len(num) > 0 || !seen || (inTime && strings.HasSuffix(s, "T")) {
 		return 0, false
 	}
 	return time.Duration(total), true

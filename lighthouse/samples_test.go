@@ -14,17 +14,20 @@ import (
 
 // sampleDir finds Microsoft's Lighthouse samples: $STEWARD_AZURE_DIR, else
 // the shared folder beside the repository on the team's machines.
-func sampleDir(t *testing.T) string {
+func sampleDir(t testing.TB) string {
 	t.Helper()
-	base := cmp.Or(os.Getenv("STEWARD_AZURE_DIR"), "/work/shared/azure")
-	dir := filepath.Join(base, "lighthouse-samples")
+	dir := samplesPath()
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("Microsoft's Lighthouse samples are not at %s (set STEWARD_AZURE_DIR to the folder holding lighthouse-samples/): %v", dir, err)
 	}
 	return dir
 }
 
-func readSamples(t *testing.T, dir string) []steward.LighthouseFile {
+func samplesPath() string {
+	return filepath.Join(cmp.Or(os.Getenv("STEWARD_AZURE_DIR"), "/work/shared/azure"), "lighthouse-samples")
+}
+
+func readSamples(t testing.TB, dir string) []steward.LighthouseFile {
 	t.Helper()
 	var files []steward.LighthouseFile
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {

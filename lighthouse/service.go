@@ -12,7 +12,8 @@ import (
 // catalog. It holds no state besides the catalog and is safe for concurrent
 // use.
 type Service struct {
-	roles *azroles.Catalog
+	roles  *azroles.Catalog
+	limits limits // the budget of each call; see budget.go
 	// needed are the action patterns of the roles Steward's own work needs;
 	// a role granting a non-read action outside them is broader than needed.
 	needed []string
@@ -31,7 +32,7 @@ var stewardRoles = []string{
 
 // New returns a Service over Azure's built-in roles.
 func New() *Service {
-	s := &Service{roles: azroles.BuiltIn()}
+	s := &Service{roles: azroles.BuiltIn(), limits: defaultLimits}
 	for _, id := range stewardRoles {
 		if r, ok := s.roles.ByID(id); ok {
 			for _, p := range r.Permissions {
@@ -46,17 +47,27 @@ func New() *Service {
 // parameters file (see Pair). Findings come per group in input order: first
 // those about the files, then per definition the managing tenant, the
 // authorizations, the eligible authorizations and the whole-definition
-// advice. EINVALID when a file is not JSON or not a Lighthouse input.
+// advice. The whole call runs under one budget (see budget.go) and stops
+// when ctx ends. EINVALID when a file is not JSON or not a Lighthouse input,
+// EUNPROCESSABLE when evaluating the templates exceeds the budget (the
+// message names the limit), EUNAVAILABLE wrapping ctx's error when ctx
+// ends first.
 func (s *Service) LighthouseValidate(ctx context.Context, files ...steward.LighthouseFile) ([]steward.LighthouseFinding, error) {
 	if len(files) == 0 {
 		return nil, steward.Errorf(steward.EINVALID, "No file to check: give a Lighthouse ARM template, its parameters file or a registration definition.")
 	}
+	return s.validate(newBudget(ctx, s.limits), files)
+}
+
+// validate is LighthouseValidate under a given budget, which tests read
+// afterwards to see what a template cost.
+func (s *Service) validate(b *budget, files []steward.LighthouseFile) ([]steward.LighthouseFinding, error) {
 	findings := []steward.LighthouseFinding{}
 	for _, g := range Pair(files) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if err := b.ctx.Err(); err != nil {
+			return nil, stopped(err)
 		}
-		f, err := s.validateGroup(g)
+		f, err := s.validateGroup(b, g)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +76,7 @@ func (s *Service) LighthouseValidate(ctx context.Context, files ...steward.Light
 	return findings, nil
 }
 
-func (s *Service) validateGroup(files []steward.LighthouseFile) ([]steward.LighthouseFinding, error) {
+func (s *Service) validateGroup(b *budget, files []steward.LighthouseFile) ([]steward.LighthouseFinding, error) {
 	docs := make([]*doc, 0, len(files))
 	for _, f := range files {
 		d, err := parseFile(f)
@@ -74,17 +85,21 @@ func (s *Service) validateGroup(files []steward.LighthouseFile) ([]steward.Light
 		}
 		docs = append(docs, d)
 	}
-	u, err := extract(docs)
+	b.file = files[0].Name
+	u, err := extract(docs, b)
 	if err != nil {
 		return nil, err
 	}
 	out := u.findings
 	for i, d := range u.defs {
-		c := &checker{s: s}
+		c := &checker{s: s, b: b}
 		if len(u.defs) > 1 {
 			c.def = i + 1
 		}
 		c.check(d)
+		if b.err != nil {
+			return nil, b.err
+		}
 		out = append(out, c.out...)
 	}
 	return out, nil

@@ -24,6 +24,9 @@ func (tx *Tx) appendAudit(ctx context.Context, ev *steward.AuditEvent) error {
 	if ev == nil {
 		return nil
 	}
+	// Canonical text is stored byte for byte on both engines, so the
+	// event hashes the same when it is read back.
+	ev.Canonicalize()
 	if err := ev.Validate(); err != nil {
 		return err
 	}
@@ -38,11 +41,12 @@ func (tx *Tx) appendAudit(ctx context.Context, ev *steward.AuditEvent) error {
 	}
 	ev.Time = ev.Time.UTC().Truncate(time.Microsecond) // stored in microseconds
 	ev.ID, ev.PrevHash = lastID+1, lastHash
+	ev.StoredDetails = ev.DetailsJSON()
 	ev.Hash = ev.ComputeHash()
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO audit_events (id, time_us, actor, action, target, tenant_id, outcome, source_ip, request_id, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		ev.ID, ev.Time.UnixMicro(), ev.Actor, ev.Action, ev.Target, ev.TenantID, ev.Outcome, ev.SourceIP, ev.RequestID, ev.DetailsJSON(), ev.PrevHash, ev.Hash)
+		ev.ID, ev.Time.UnixMicro(), ev.Actor, ev.Action, ev.Target, ev.TenantID, ev.Outcome, ev.SourceIP, ev.RequestID, ev.StoredDetails, ev.PrevHash, ev.Hash)
 	if err != nil {
 		return fmt.Errorf("appending audit event: %w", err)
 	}
@@ -57,16 +61,14 @@ const auditColumns = `id, time_us, actor, action, target, tenant_id, outcome, so
 func scanAudit(row interface{ Scan(...any) error }) (*steward.AuditEvent, error) {
 	var ev steward.AuditEvent
 	var t sql.NullInt64
-	var details string
-	if err := row.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.TenantID, &ev.Outcome, &ev.SourceIP, &ev.RequestID, &details, &ev.PrevHash, &ev.Hash); err != nil {
+	if err := row.Scan(&ev.ID, &t, &ev.Actor, &ev.Action, &ev.Target, &ev.TenantID, &ev.Outcome, &ev.SourceIP, &ev.RequestID, &ev.StoredDetails, &ev.PrevHash, &ev.Hash); err != nil {
 		return nil, err
 	}
 	ev.Time = fromMicros(t)
-	if details != "{}" {
-		if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
-			// Kept as one detail so verification still sees the stored
-			// text changed (it re-encodes Details).
-			ev.Details = map[string]string{"unreadable": details}
+	// The hash covers StoredDetails as read; Details are for reading.
+	if ev.StoredDetails != "{}" {
+		if err := json.Unmarshal([]byte(ev.StoredDetails), &ev.Details); err != nil {
+			ev.Details = map[string]string{"unreadable": ev.StoredDetails}
 		}
 	}
 	return &ev, nil
@@ -89,6 +91,7 @@ func (db *DB) AuditList(ctx context.Context, scope steward.Scope, f steward.Audi
 	case limit > 1000:
 		return nil, "", steward.Errorf(steward.EINVALID, "limit must be at most 1000.")
 	}
+	f.Canonicalize() // compared with stored text, which is canonical
 	var a args
 	var where []string
 	if f.Actor != "" {
@@ -103,7 +106,7 @@ func (db *DB) AuditList(ctx context.Context, scope steward.Scope, f steward.Audi
 		}
 	}
 	if f.TenantID != "" {
-		where = append(where, "tenant_id = "+a.add(strings.ToLower(f.TenantID)))
+		where = append(where, "tenant_id = "+a.add(f.TenantID))
 	}
 	if cond, none := a.scopeCond(scope, "tenant_id"); none {
 		return nil, "", nil

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -152,7 +153,7 @@ func TestAPIBadInput(t *testing.T) {
 		{"bad range", req{method: "GET", path: "/api/v1/audit?from=2026-02-01&to=2026-01-01"}, 400, steward.EINVALID, "from must be before to"},
 		{"bad limit", req{method: "GET", path: "/api/v1/audit?limit=5000"}, 400, steward.EINVALID, "limit must be"},
 		{"bad cursor", req{method: "GET", path: "/api/v1/audit?cursor=xyz"}, 400, steward.EINVALID, "cursor"},
-		{"bad tenant filter", req{method: "GET", path: "/api/v1/audit?tenant=contoso"}, 400, steward.EINVALID, "tenant must be"},
+		{"bad tenant filter", req{method: "GET", path: "/api/v1/audit?tenant=contoso"}, 400, steward.EINVALID, "must be a tenant ID"},
 		{"bad format", req{method: "GET", path: "/api/v1/audit/export?format=xml"}, 400, steward.EINVALID, "csv or json"},
 		{"nothing to change", req{method: "PATCH", path: "/api/v1/users/1", body: `{}`}, 400, steward.EINVALID, "Nothing to change"},
 		{"bad expiry", req{method: "POST", path: "/api/v1/tokens", body: `{"name":"x","expiresIn":"forever"}`}, 400, steward.EINVALID, `Expiry "forever" is not a lifetime such as 30d or 720h.`},
@@ -389,6 +390,15 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("$ref to missing schema %s", ref)
 		}
 	}
+	// The API speaks camelCase: a domain struct served as it is would show
+	// its Go field names.
+	for name, schema := range doc.Components.Schemas {
+		for _, field := range propertyNames(schema) {
+			if !camelCase.MatchString(field) {
+				t.Errorf("schema %s has field %q, not camelCase", name, field)
+			}
+		}
+	}
 	user, _ := json.Marshal(doc.Components.Schemas["User"])
 	if !strings.Contains(string(user), `"lastLoginAt"`) || !strings.Contains(string(user), `"grants"`) {
 		t.Errorf("User schema does not follow the Go type: %s", user)
@@ -476,3 +486,23 @@ func TestServeTLSWithGeneratedCertificate(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+var camelCase = regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+
+// propertyNames lists every property name in a JSON schema, nested ones too.
+func propertyNames(schema any) []string {
+	var names []string
+	switch v := schema.(type) {
+	case map[string]any:
+		if props, ok := v["properties"].(map[string]any); ok {
+			for k, p := range props {
+				names = append(names, k)
+				names = append(names, propertyNames(p)...)
+			}
+		}
+		for _, k := range []string{"items", "additionalProperties"} {
+			names = append(names, propertyNames(v[k])...)
+		}
+	}
+	return names
+}

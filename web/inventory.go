@@ -113,7 +113,23 @@ type apiPreview struct {
 	DryRun    bool                 `json:"dryRun"`
 	Resources int                  `json:"resources"`
 	Changes   []apiPreviewResource `json:"changes"`
-	Refused   []steward.TagRefusal `json:"refused"`
+	Refused   []apiRefusal         `json:"refused"`
+}
+
+// apiRefusal is a resource the edit may not change: code is forbidden (the
+// caller's roles) or unprocessable (Azure would refuse it).
+type apiRefusal struct {
+	ResourceID string `json:"resourceId"`
+	Reason     string `json:"reason"`
+	Code       string `json:"code"`
+}
+
+// apiTagKey is a tag name in use: key in lower case, with every spelling
+// resources use, most used first.
+type apiTagKey struct {
+	Key       string   `json:"key"`
+	Spellings []string `json:"spellings"`
+	Resources int      `json:"resources"`
 }
 
 type apiPreviewResource struct {
@@ -350,7 +366,11 @@ func (s *Server) apiTagKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listResponse[*steward.TagKeyStat]{Items: nonNil(keys)})
+	out := listResponse[apiTagKey]{Items: make([]apiTagKey, len(keys))}
+	for i, k := range keys {
+		out.Items[i] = apiTagKey{Key: k.Key, Spellings: nonNil(k.Spellings), Resources: k.Resources}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -383,7 +403,10 @@ func (in tagEditInput) request() (*steward.TagEditRequest, error) {
 }
 
 func toAPIPreview(p *steward.TagEditPreview, dryRun bool) apiPreview {
-	out := apiPreview{DryRun: dryRun, Resources: p.Resources, Changes: []apiPreviewResource{}, Refused: nonNil(p.Refused)}
+	out := apiPreview{DryRun: dryRun, Resources: p.Resources, Changes: []apiPreviewResource{}, Refused: []apiRefusal{}}
+	for _, r := range p.Refused {
+		out.Refused = append(out.Refused, apiRefusal{ResourceID: r.ResourceID, Reason: r.Reason, Code: r.Code})
+	}
 	for _, c := range p.Changed {
 		out.Changes = append(out.Changes, apiPreviewResource{ResourceID: c.Resource.ID, Changes: c.Changes})
 	}

@@ -113,7 +113,7 @@ func (s *Server) apiLighthouseBuild(w http.ResponseWriter, r *http.Request) erro
 			writeJSON(w, http.StatusUnprocessableEntity, struct {
 				apiError
 				Findings []steward.LighthouseFinding `json:"findings"`
-			}{apiError{apiErrorBody{steward.EUNPROCESSABLE, steward.ErrorMessage(err)}}, findings})
+			}{apiError{apiErrorBody{steward.EUNPROCESSABLE, steward.ErrorMessage(err)}}, nonNil(findings)})
 			return nil
 		}
 		return err
@@ -201,6 +201,9 @@ func (s *Server) pageLighthouseValidate(w http.ResponseWriter, r *http.Request) 
 	}
 	if r.MultipartForm != nil {
 		for _, fh := range r.MultipartForm.File["files"] {
+			if why := badText(fh.Filename); why != "" {
+				return steward.Errorf(steward.EINVALID, "An uploaded file's name %s; rename it and upload it again.", why)
+			}
 			if fh.Size > maxLighthouseFile {
 				return s.renderLighthouse(w, r, http.StatusRequestEntityTooLarge, fh.Filename+" is larger than 512 KiB.", d)
 			}

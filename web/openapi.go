@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -91,7 +92,7 @@ var schemas = map[string]any{
 	"SyncRunList":        listResponse[apiSyncRun]{},
 	"ResourceList":       listResponse[apiResource]{},
 	"ResourceDetail":     apiResourceDetail{},
-	"TagKeyList":         listResponse[steward.TagKeyStat]{},
+	"TagKeyList":         listResponse[apiTagKey]{},
 	"TagEditCreate":      tagEditInput{},
 	"TagEdit":            apiTagEdit{},
 	"TagEditList":        listResponse[apiTagEdit]{},
@@ -276,9 +277,10 @@ func addFields(t reflect.Type, props map[string]any) {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" || name == "-" || !f.IsExported() {
+		if name == "-" || !f.IsExported() {
 			continue
 		}
+		name = cmp.Or(name, f.Name) // as encoding/json names it
 		props[name] = schemaOf(f.Type)
 	}
 }

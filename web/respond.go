@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -86,8 +88,15 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	if err != nil || mt != "application/json" {
 		return steward.Errorf(steward.EUNSUPPORTED, "Send the request body as application/json.")
 	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		return jsonError(err, s.cfg.MaxBodyBytes)
+	}
+	// The decoder would quietly turn bytes that are not UTF-8 into U+FFFD.
+	if !utf8.Valid(raw) {
+		return steward.Errorf(steward.EINVALID, "The request body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, s.cfg.MaxBodyBytes)
@@ -95,7 +104,7 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return steward.Errorf(steward.EINVALID, "The request body must hold exactly one JSON value.")
 	}
-	return nil
+	return checkDecoded(v)
 }
 
 // jsonError turns a decoding error into a message that says what is wrong.

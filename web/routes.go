@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -222,7 +223,9 @@ func (s *Server) buildHandler() http.Handler {
 	}
 	var h http.Handler = s.dispatch(mux)
 	h = s.authenticate(h)
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(s.crossOriginRefused))
+	h = cop.Handler(h)
 	h = s.observe(h)
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
@@ -258,6 +261,21 @@ func (s *Server) dispatch(mux *http.ServeMux) http.Handler {
 	})
 }
 
+// crossOriginRefused answers a state-changing request another site's page
+// sent, in the caller's format, and audits it. It runs before sign-in is
+// read, so the actor is whoever the browser's cookie would have been.
+func (s *Server) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
+	ev := newEvent(r, "access.cross_origin", r.Method+" "+r.URL.Path).WithOutcome(steward.OutcomeDenied).WithActor("anonymous").
+		With("origin", r.Header.Get("Origin")).With("sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	s.audit(r, ev)
+	err := steward.Errorf(steward.EFORBIDDEN, "Another site's page sent this request; Steward accepts changes only from its own pages.")
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.writeAPIError(w, r, err)
+		return
+	}
+	s.renderError(w, r, http.StatusForbidden, steward.ErrorMessage(err))
+}
+
 // statusRecorder captures the mux's not-found or not-allowed answer.
 type statusRecorder struct {
 	header http.Header
@@ -285,6 +303,15 @@ func (s *Server) guard(rt *route) http.Handler {
 		if !allowed(rt, actor, r) {
 			s.audit(r, newEvent(r, "access.denied", rt.pattern()).WithOutcome(steward.OutcomeDenied).With("permission", string(rt.perm)))
 			s.writeError(w, r, rt, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow this (it needs %s).", rt.perm))
+			return
+		}
+		if err := s.checkInput(w, r, rt); err != nil {
+			ev := newEvent(r, "request.invalid", rt.pattern()).WithOutcome(steward.OutcomeDenied).With("reason", steward.ErrorMessage(err))
+			if actor == nil {
+				ev.WithActor("anonymous")
+			}
+			s.audit(r, ev)
+			s.writeError(w, r, rt, err)
 			return
 		}
 		if err := rt.h(w, r); err != nil {
@@ -319,9 +346,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rt *route, e
 }
 
 // audit appends an event, logging rather than failing the request when the
-// log cannot be written (the request itself has already been decided).
+// log cannot be written (the request itself has already been decided). It
+// is written even when the client has hung up: a refusal is evidence.
 func (s *Server) audit(r *http.Request, ev *steward.AuditEvent) {
-	if err := s.deps.Audit.AuditAppend(r.Context(), ev); err != nil {
+	if err := s.deps.Audit.AuditAppend(context.WithoutCancel(r.Context()), ev); err != nil {
 		s.log.ErrorContext(r.Context(), "audit event not written", slog.String("action", ev.Action), slog.Any("error", err))
 	}
 }

@@ -367,20 +367,34 @@ func (s *Server) apiReview(w http.ResponseWriter, r *http.Request) error {
 }
 
 type apiReview struct {
-	Tenant          apiTenant             `json:"tenant"`
-	GeneratedAt     time.Time             `json:"generatedAt"`
-	From            time.Time             `json:"from"`
-	To              time.Time             `json:"to"`
-	Credentials     []apiCredential       `json:"credentials"`
-	StewardWrites   []steward.CallerCount `json:"stewardWrites"`
-	AzureWrites     []steward.CallerCount `json:"azureWrites"`
-	Permission      []string              `json:"permissionChanges"`
-	Recommendations []string              `json:"recommendations"`
+	Tenant          apiTenant        `json:"tenant"`
+	GeneratedAt     time.Time        `json:"generatedAt"`
+	From            time.Time        `json:"from"`
+	To              time.Time        `json:"to"`
+	Credentials     []apiCredential  `json:"credentials"`
+	StewardWrites   []apiCallerCount `json:"stewardWrites"`
+	AzureWrites     []apiCallerCount `json:"azureWrites"`
+	Permission      []string         `json:"permissionChanges"`
+	Recommendations []string         `json:"recommendations"`
+}
+
+// apiCallerCount is how many writes one caller made.
+type apiCallerCount struct {
+	Caller string `json:"caller"`
+	Writes int    `json:"writes"`
+}
+
+func toAPICallerCounts(cs []steward.CallerCount) []apiCallerCount {
+	out := make([]apiCallerCount, len(cs))
+	for i, c := range cs {
+		out[i] = apiCallerCount{Caller: c.Caller, Writes: c.Writes}
+	}
+	return out
 }
 
 func toAPIReview(r *steward.ReviewReport, now time.Time) apiReview {
 	out := apiReview{Tenant: toAPITenant(r.Tenant), GeneratedAt: r.GeneratedAt, From: r.From, To: r.To, Credentials: []apiCredential{},
-		StewardWrites: nonNil(r.StewardWrites), AzureWrites: nonNil(r.AzureWrites), Permission: nonNil(r.Permission), Recommendations: nonNil(r.Recommendations)}
+		StewardWrites: toAPICallerCounts(r.StewardWrites), AzureWrites: toAPICallerCounts(r.AzureWrites), Permission: nonNil(r.Permission), Recommendations: nonNil(r.Recommendations)}
 	for _, c := range r.Credentials {
 		out.Credentials = append(out.Credentials, toAPICredential(c, now))
 	}

@@ -116,7 +116,7 @@ func TestTenantAPI(t *testing.T) {
 }
 
 // useEmulator points the server's services at an emulator of the test's own.
-func (b *testBundle) useEmulator(t *testing.T, e *emulator.Emulator) {
+func (b *testBundle) useEmulator(t testing.TB, e *emulator.Emulator) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "emulator.json")
 	if err := e.WriteConnectionFile(path); err != nil {

@@ -72,7 +72,7 @@ func setup(t *testing.T) *testBundle {
 	return setupWith(t, setupOpts{})
 }
 
-func setupEngine(t *testing.T, engine store.Engine) *testBundle {
+func setupEngine(t testing.TB, engine store.Engine) *testBundle {
 	t.Helper()
 	return setupWith(t, setupOpts{engine: engine})
 }
@@ -112,7 +112,7 @@ func setupWith(t testing.TB, o setupOpts) *testBundle {
 }
 
 // user creates a user with the given grants and returns an API token for it.
-func (b *testBundle) user(t *testing.T, name string, grants ...steward.Grant) (*steward.User, string) {
+func (b *testBundle) user(t testing.TB, name string, grants ...steward.Grant) (*steward.User, string) {
 	t.Helper()
 	hash, err := b.hasher.Hash("password-" + name)
 	if err != nil {
@@ -133,7 +133,7 @@ func (b *testBundle) user(t *testing.T, name string, grants ...steward.Grant) (*
 
 // session starts a browser session for a user directly in the store and
 // returns the cookie value.
-func (b *testBundle) session(t *testing.T, userID int64) string {
+func (b *testBundle) session(t testing.TB, userID int64) string {
 	t.Helper()
 	token, hash := steward.NewToken("")
 	s := &steward.Session{Hash: hash, UserID: userID, ExpiresAt: b.clock.Now().Add(time.Hour)}
@@ -152,7 +152,7 @@ type req struct {
 	header       map[string]string
 }
 
-func (b *testBundle) do(t *testing.T, r req) (*http.Response, string) {
+func (b *testBundle) do(t testing.TB, r req) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if r.body != "" {
