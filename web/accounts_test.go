@@ -341,9 +341,11 @@ func (r *auditRecorder) count(action string) int {
 	return n
 }
 
-// TestNamesWithNULOrInvalidUTF8 sends names PostgreSQL cannot store, as
-// JSON and as forms: each is a 400 naming the field, on both engines; a
-// sign-in with such a name is a failed sign-in, offered to the audit log.
+// TestNamesWithNULOrInvalidUTF8 sends names PostgreSQL cannot store, and
+// names with other control characters, as JSON and as forms: each is a 400
+// naming the field, on both engines (NUL and stray bytes are refused at the
+// door, the rest by the account service). A sign-in with a name that
+// passes the door but cannot be a user's is a failed sign-in, audited.
 func TestNamesWithNULOrInvalidUTF8(t *testing.T) {
 	t.Parallel()
 	for _, engine := range storetest.Engines() {
@@ -356,36 +358,51 @@ func TestNamesWithNULOrInvalidUTF8(t *testing.T) {
 			}})
 			root, _ := b.user(t, "root", steward.Grant{Role: steward.RoleAdmin})
 			cookie := b.session(t, root.ID)
+			form := "application/x-www-form-urlencoded"
 			for _, tc := range []struct {
 				r   req
 				msg string
 			}{
-				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo","displayName":"a\u0000b","password":"long enough password"}`}, "Display name must not contain control characters"},
-				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo","email":"jo\u0000@example.com","password":"long enough password"}`}, "Email address must not"},
-				{req{method: "PATCH", path: fmt.Sprintf("/api/v1/users/%d", root.ID), body: `{"displayName":"\u0000"}`}, "Display name must not"},
-				{req{method: "POST", path: "/api/v1/tokens", body: `{"name":"ci\u0000"}`}, "Token name must not"},
-				{req{method: "POST", path: "/users", contentType: "application/x-www-form-urlencoded", body: "name=jo&password=long+enough+password&role=viewer&displayName=%ff%fe"}, "Display name is not valid UTF-8 text."},
-				{req{method: "POST", path: fmt.Sprintf("/users/%d", root.ID), contentType: "application/x-www-form-urlencoded", body: "displayName=%00&email="}, "Display name must not"},
-				{req{method: "POST", path: "/tokens", contentType: "application/x-www-form-urlencoded", body: "name=%ff&expires=30d"}, "Token name is not valid UTF-8 text."},
-				{req{method: "POST", path: "/tokens", contentType: "application/x-www-form-urlencoded", body: "name=ci%00&expires=30d"}, "Token name must not"},
+				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo","displayName":"a\u0000b","password":"long enough password"}`}, "NUL character (\\\\u0000) in displayName"},
+				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo","displayName":"a\u0001b","password":"long enough password"}`}, "Display name must not contain control characters"},
+				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo","email":"jo\u0007@example.com","password":"long enough password"}`}, "Email address must not"},
+				{req{method: "POST", path: "/api/v1/users", body: `{"name":"jo\u0000","password":"long enough password"}`}, "NUL character (\\\\u0000) in name"},
+				{req{method: "PATCH", path: fmt.Sprintf("/api/v1/users/%d", root.ID), body: `{"displayName":"\u001b[31m"}`}, "Display name must not"},
+				{req{method: "POST", path: "/api/v1/tokens", body: `{"name":"ci\u0000"}`}, "NUL character (\\\\u0000) in name"},
+				{req{method: "POST", path: "/api/v1/tokens", body: `{"name":"ci\tx"}`}, "Token name must not"},
+				{req{method: "POST", path: "/users", contentType: form, body: "name=jo&password=long+enough+password&role=viewer&displayName=%ff%fe"}, "displayName&#34; is not valid UTF-8"},
+				{req{method: "POST", path: "/users", contentType: form, body: "name=jo&password=long+enough+password&role=viewer&displayName=a%0Ab"}, "Display name must not"},
+				{req{method: "POST", path: fmt.Sprintf("/users/%d", root.ID), contentType: form, body: "displayName=%1B&email="}, "Display name must not"},
+				{req{method: "POST", path: "/tokens", contentType: form, body: "name=%ff&expires=30d"}, "name&#34; is not valid UTF-8"},
+				{req{method: "POST", path: "/tokens", contentType: form, body: "name=ci%01&expires=30d"}, "Token name must not"},
 			} {
 				r := tc.r
 				r.cookie = cookie
 				resp, body := b.do(t, r)
 				wantStatus(t, resp, body, http.StatusBadRequest)
 				if !strings.Contains(body, tc.msg) {
-					t.Errorf("%s %s: %.300s; want %q", r.method, r.path, body, tc.msg)
+					t.Errorf("%s %s %s: %.300s; want %q", r.method, r.path, r.body, body, tc.msg)
 				}
 			}
-			for _, name := range []string{"%ff%fe", "ro%00ot"} {
-				resp, body := b.do(t, req{method: "POST", path: "/login", contentType: "application/x-www-form-urlencoded", body: "name=" + name + "&password=whatever+it+is"})
+			for _, name := range []string{"%ff%fe", "ro%00ot"} { // refused at the door, audited there
+				resp, body := b.do(t, req{method: "POST", path: "/login", contentType: form, body: "name=" + name + "&password=whatever+it+is"})
+				wantStatus(t, resp, body, http.StatusBadRequest)
+			}
+			for _, name := range []string{"ro%01ot", "ro%0Aot", "ro%E2%80%AEot", "ro+ot"} { // past the door, nobody's name
+				resp, body := b.do(t, req{method: "POST", path: "/login", contentType: form, body: "name=" + name + "&password=whatever+it+is"})
 				wantStatus(t, resp, body, http.StatusUnauthorized)
 				if !strings.Contains(body, "The user name or password is wrong.") {
 					t.Errorf("sign-in as %s: %.300s", name, body)
 				}
 			}
-			if n := rec.count("user.login_failed"); n != 2 {
-				t.Fatalf("%d failed sign-ins offered to the audit log, want 2", n)
+			if n := rec.count("user.login_failed"); n != 4 {
+				t.Fatalf("%d failed sign-ins offered to the audit log, want 4", n)
+			}
+			if n := len(b.events(t, "user.login_failed")); n != 4 {
+				t.Fatalf("%d failed sign-ins in the audit log, want 4", n)
+			}
+			if n := len(b.events(t, "request.invalid")); n < 2 {
+				t.Fatalf("%d refused requests in the audit log, want at least the 2 sign-ins", n)
 			}
 			if n, _ := b.db.UserCount(context.Background()); n != 1 {
 				t.Fatalf("%d users, want 1", n)
