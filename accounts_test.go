@@ -96,3 +96,22 @@ func TestThrottledError(t *testing.T) {
 		t.Fatalf("%v: retry %d", e, e.RetryAfterSeconds())
 	}
 }
+
+// TestTokenExpiry: a token stored without an expiry, as releases that
+// offered "never" did, expires two years after it was made.
+func TestTokenExpiry(t *testing.T) {
+	t.Parallel()
+	made := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	old := &steward.APIToken{CreatedAt: made}
+	if !old.Expiry().Equal(made.Add(730*24*time.Hour)) || !old.Active(made.Add(729*24*time.Hour)) || old.Active(made.Add(730*24*time.Hour)) {
+		t.Fatalf("a token without an expiry expires at %v", old.Expiry())
+	}
+	tok := &steward.APIToken{CreatedAt: made, ExpiresAt: made.Add(time.Hour)}
+	if !tok.Active(made) || tok.Active(made.Add(time.Hour)) {
+		t.Fatal("a token is active outside its lifetime")
+	}
+	tok.RevokedAt = made
+	if tok.Active(made) {
+		t.Fatal("a revoked token is active")
+	}
+}

@@ -44,14 +44,24 @@ type APIToken struct {
 	Prefix     string
 	Hash       string
 	CreatedAt  time.Time
-	ExpiresAt  time.Time // zero: never (only tokens made before every token expired)
+	ExpiresAt  time.Time // as stored; zero for tokens made by releases that allowed "never" (see Expiry)
 	LastUsedAt time.Time
 	RevokedAt  time.Time
 }
 
 // Active reports whether the token may still be used at t.
 func (t *APIToken) Active(at time.Time) bool {
-	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || at.Before(t.ExpiresAt))
+	return t.RevokedAt.IsZero() && at.Before(t.Expiry())
+}
+
+// Expiry is when the token stops working. Every token expires: one stored
+// without an expiry, by a release that offered "never", expires
+// MaxTokenLifetime after it was made, as if it had asked for the most.
+func (t *APIToken) Expiry() time.Time {
+	if t.ExpiresAt.IsZero() {
+		return t.CreatedAt.Add(MaxTokenLifetime)
+	}
+	return t.ExpiresAt
 }
 
 // Validate checks the fields a person types in.

@@ -178,6 +178,15 @@ type Grant struct {
 // AllTenants reports whether the grant is not limited to listed tenants.
 func (g *Grant) AllTenants() bool { return len(g.Tenants) == 0 }
 
+// Label describes the grant for people and audit events: "operator on all
+// tenants", "viewer on TENANT, TENANT".
+func (g *Grant) Label() string {
+	if g.AllTenants() {
+		return string(g.Role) + " on all tenants"
+	}
+	return string(g.Role) + " on " + strings.Join(g.Tenants, ", ")
+}
+
 // Validate checks the role and the tenant list, and normalises tenant IDs.
 func (g *Grant) Validate() error {
 	if !g.Role.Valid() {

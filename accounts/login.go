@@ -28,7 +28,11 @@ func (s *Service) Login(ctx context.Context, in steward.LoginInput) (*steward.Lo
 	// 128 bytes, so a megabyte of name costs no more than a short one.
 	label := name
 	if !steward.ValidUserName(name) && len(label) > 128 {
-		label = label[:128]
+		cut := 128
+		for cut > 0 && !utf8.RuneStart(label[cut]) {
+			cut-- // between characters, so the record reads as what was typed
+		}
+		label = label[:cut] + "…"
 	}
 	event := func(action, outcome string) *steward.AuditEvent {
 		ev := steward.NewAuditEvent(ctx, action, label).WithActor(label).WithOutcome(outcome)

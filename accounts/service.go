@@ -193,7 +193,7 @@ func (s *Service) CreateUser(ctx context.Context, in steward.UserInput) (*stewar
 		return nil, err
 	}
 	for _, g := range u.Grants {
-		labels = append(labels, GrantLabel(g))
+		labels = append(labels, g.Label())
 	}
 	if u.PasswordHash, err = s.hashPassword(ctx, in.Password); err != nil {
 		return nil, err
@@ -309,7 +309,7 @@ func (s *Service) CreateGrant(ctx context.Context, userID int64, g steward.Grant
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	ev := steward.NewAuditEvent(ctx, "grant.create", target.Name).With("grant", GrantLabel(g))
+	ev := steward.NewAuditEvent(ctx, "grant.create", target.Name).With("grant", g.Label())
 	if err := s.store.GrantCreate(ctx, &g, ev); err != nil {
 		return nil, err
 	}
@@ -329,15 +329,7 @@ func (s *Service) DeleteGrant(ctx context.Context, id int64) (*steward.Grant, er
 	if err != nil {
 		return nil, err
 	}
-	return s.store.GrantDelete(ctx, id, steward.NewAuditEvent(ctx, "grant.delete", owner.Name).With("grant", GrantLabel(*g)))
-}
-
-// GrantLabel describes a grant for people: "operator on all tenants".
-func GrantLabel(g steward.Grant) string {
-	if g.AllTenants() {
-		return string(g.Role) + " on all tenants"
-	}
-	return string(g.Role) + " on " + strings.Join(g.Tenants, ", ")
+	return s.store.GrantDelete(ctx, id, steward.NewAuditEvent(ctx, "grant.delete", owner.Name).With("grant", g.Label()))
 }
 
 // ChangePassword changes the caller's own password.

@@ -353,7 +353,7 @@ func TestLoginWithImpossibleName(t *testing.T) {
 				t.Fatalf("%d events offered and %d checks for %d attempts", len(tried), b.hasher.checks.Load(), len(names)+1)
 			}
 			for _, ev := range tried {
-				if ev.Details["reason"] != "unknown user" || len(ev.Target) > 128 || ev.SourceIP == "" {
+				if ev.Details["reason"] != "unknown user" || len(ev.Target) > 128+len("…") || ev.SourceIP == "" {
 					t.Fatalf("event %+v", ev)
 				}
 			}

@@ -9,7 +9,7 @@ import (
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) error {
 	actor := steward.ActorFromContext(r.Context())
-	u, err := s.deps.Users.UserGet(r.Context(), actor.UserID)
+	u, err := s.deps.Accounts.User(r.Context(), actor.UserID)
 	if err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := s.changeOwnPassword(r, in); err != nil {
+	if err := s.deps.Accounts.ChangePassword(r.Context(), in.CurrentPassword, in.NewPassword); err != nil {
 		return err
 	}
 	clearSessionCookie(w)
@@ -37,7 +37,7 @@ func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) apiListUsers(w http.ResponseWriter, r *http.Request) error {
-	users, err := s.deps.Users.UserList(r.Context())
+	users, err := s.deps.Accounts.Users(r.Context())
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (s *Server) apiGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UserGet(r.Context(), id)
+	u, err := s.deps.Accounts.User(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Server) apiDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deleteUser(r, id); err != nil {
+	if err := s.deps.Accounts.DeleteUser(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -114,7 +114,7 @@ func (s *Server) apiCreateGrant(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	g, err := s.createGrant(r, id, in)
+	g, err := s.deps.Accounts.CreateGrant(r.Context(), id, in.grant())
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (s *Server) apiDeleteGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.deleteGrant(r, id); err != nil {
+	if _, err := s.deps.Accounts.DeleteGrant(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -170,7 +170,7 @@ func (s *Server) apiRevokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.revokeToken(r, id); err != nil {
+	if _, err := s.deps.Accounts.RevokeToken(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -46,42 +45,25 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 }
 
 func (s *Server) actorFromToken(ctx context.Context, authz, ip string) (*steward.Actor, error) {
-	bad := steward.Errorf(steward.EUNAUTHORIZED, "The API token is not valid, has expired or was revoked.")
 	token, ok := strings.CutPrefix(authz, "Bearer ")
 	if !ok || !strings.HasPrefix(token, steward.TokenPrefix) {
 		return nil, steward.Errorf(steward.EUNAUTHORIZED, "Send an API token as Authorization: Bearer stw_….")
 	}
-	t, err := s.deps.Tokens.TokenGetByHash(ctx, steward.HashToken(token))
+	a, err := s.deps.Accounts.AuthenticateToken(ctx, token)
 	if err != nil {
-		if steward.ErrorCode(err) == steward.ENOTFOUND {
-			return nil, bad
-		}
 		return nil, err
 	}
-	now := s.cfg.Now()
-	if !t.Active(now) {
-		return nil, bad
-	}
-	u, err := s.deps.Users.UserGet(ctx, t.UserID)
-	if err != nil || u.Disabled {
-		return nil, bad
-	}
-	if err := s.deps.Tokens.TokenTouch(ctx, t.ID, now); err != nil {
-		s.log.WarnContext(ctx, "token use not recorded", "error", err)
-	}
-	return &steward.Actor{UserID: u.ID, Name: u.Name, Grants: u.Grants, TokenID: t.ID, SourceIP: ip}, nil
+	a.SourceIP = ip
+	return a, nil
 }
 
 func (s *Server) actorFromSession(ctx context.Context, cookie, ip string) (*steward.Actor, error) {
-	sess, err := s.deps.Sessions.SessionGet(ctx, steward.HashToken(cookie))
+	a, err := s.deps.Accounts.AuthenticateSession(ctx, cookie)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.deps.Users.UserGet(ctx, sess.UserID)
-	if err != nil {
-		return nil, err
-	}
-	return &steward.Actor{UserID: u.ID, Name: u.Name, Grants: u.Grants, SourceIP: ip}, nil
+	a.SourceIP = ip
+	return a, nil
 }
 
 type clientIPKey struct{}
@@ -111,77 +93,23 @@ func clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// login checks a name and password and, when they match, starts a session.
-// Attempts are throttled per account and per client address before the
-// password is even checked; every outcome is audited.
+// login signs a person in and sets the session cookie. The account
+// service throttles, checks and audits; this counts the outcome.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, name, password string) (*steward.User, error) {
-	ctx := r.Context()
-	ip := s.clientIP(r)
-	name = strings.TrimSpace(name)
-	fail := func(reason string) error {
-		s.metrics.logins.WithLabelValues("failure").Inc()
-		s.throttle.fail("user:"+strings.ToLower(name), "ip:"+ip)
-		s.audit(r, newEvent(r, "user.login_failed", name).WithActor(orAnonymous(name)).WithOutcome(steward.OutcomeFailure).With("reason", reason))
-		return steward.Errorf(steward.EUNAUTHORIZED, "The user name or password is wrong.")
-	}
-	if name == "" || password == "" {
-		return nil, steward.Errorf(steward.EINVALID, "Enter your user name and password.")
-	}
-	if wait := s.throttle.wait("user:"+strings.ToLower(name), "ip:"+ip); wait > 0 {
+	res, err := s.deps.Accounts.Login(r.Context(), steward.LoginInput{Name: name, Password: password, SourceIP: s.clientIP(r), UserAgent: r.UserAgent()})
+	switch steward.ErrorCode(err) {
+	case "":
+		s.metrics.logins.WithLabelValues("success").Inc()
+	case steward.ETHROTTLED:
 		s.metrics.logins.WithLabelValues("throttled").Inc()
-		s.audit(r, newEvent(r, "user.login_throttled", name).WithActor(orAnonymous(name)).WithOutcome(steward.OutcomeDenied))
-		return nil, newThrottledError(wait.Seconds())
+	case steward.EUNAUTHORIZED:
+		s.metrics.logins.WithLabelValues("failure").Inc()
 	}
-	// Password checks take 64 MiB each: a handful at a time at most.
-	select {
-	case s.hashing <- struct{}{}:
-		defer func() { <-s.hashing }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	u, err := s.deps.Users.UserGetByName(ctx, name)
-	if steward.ErrorCode(err) == steward.ENOTFOUND {
-		s.deps.Passwords.CheckNoUser(password)
-		return nil, fail("unknown user")
-	} else if err != nil {
-		return nil, err
-	}
-	ok, rehash, err := s.deps.Passwords.Check(u.PasswordHash, password)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fail("wrong password")
-	}
-	if u.Disabled {
-		return nil, fail("account disabled")
-	}
-	if rehash {
-		if h, err := s.deps.Passwords.Hash(password); err == nil {
-			s.deps.Users.UserUpdate(ctx, u.ID, steward.UserUpdate{PasswordHash: &h}, nil)
-		}
-	}
-	s.throttle.succeed("user:" + strings.ToLower(name))
-	token, hash := steward.NewToken("")
-	expires := s.cfg.Now().Add(s.cfg.SessionLifetime)
-	sess := &steward.Session{Hash: hash, UserID: u.ID, ExpiresAt: expires, SourceIP: ip, UserAgent: r.UserAgent()}
-	ev := newEvent(r, "user.login", u.Name).WithActor(u.Name)
-	if err := s.deps.Users.UserRecordLogin(ctx, u.ID, nil); err != nil {
-		return nil, err
-	}
-	if err := s.deps.Sessions.SessionCreate(ctx, sess, ev); err != nil {
-		return nil, err
-	}
-	s.metrics.logins.WithLabelValues("success").Inc()
-	setSessionCookie(w, token, expires)
-	return u, nil
-}
-
-func orAnonymous(name string) string {
-	if name == "" {
-		return "anonymous"
-	}
-	return name
+	setSessionCookie(w, res.Token, res.Session.ExpiresAt)
+	return res.User, nil
 }
 
 // logout ends the caller's browser session.
@@ -191,101 +119,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil
 	}
-	err = s.deps.Sessions.SessionDelete(r.Context(), steward.HashToken(c.Value), newEvent(r, "user.logout", steward.ActorFromContext(r.Context()).Name))
-	if steward.ErrorCode(err) == steward.ENOTFOUND {
-		return nil
-	}
-	return err
-}
-
-// loginThrottle limits failed sign-ins with token buckets: per account (5,
-// then one more every 3 minutes) and per client address (20, then one every
-// 30 seconds). Buckets live in memory: each replica throttles on its own.
-type loginThrottle struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-type bucketRule struct {
-	size  float64
-	every time.Duration // one token back per this much time
-}
-
-func ruleFor(key string) bucketRule {
-	if strings.HasPrefix(key, "ip:") {
-		return bucketRule{size: 20, every: 30 * time.Second}
-	}
-	return bucketRule{size: 5, every: 3 * time.Minute}
-}
-
-func newLoginThrottle(now func() time.Time) *loginThrottle {
-	return &loginThrottle{now: now, buckets: map[string]*bucket{}}
-}
-
-// level refills a bucket to now and returns its tokens.
-func (t *loginThrottle) level(key string, now time.Time) *bucket {
-	rule := ruleFor(key)
-	b, ok := t.buckets[key]
-	if !ok {
-		b = &bucket{tokens: rule.size, at: now}
-		t.buckets[key] = b
-	}
-	b.tokens = min(rule.size, b.tokens+float64(now.Sub(b.at))/float64(rule.every))
-	b.at = now
-	return b
-}
-
-// wait returns how long until every key has a token again; 0 means go on.
-func (t *loginThrottle) wait(keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	var longest time.Duration
-	for _, k := range keys {
-		b := t.level(k, now)
-		if b.tokens < 1 {
-			longest = max(longest, time.Duration((1-b.tokens)*float64(ruleFor(k).every)))
-		}
-	}
-	return longest
-}
-
-// fail takes a token from each key's bucket.
-func (t *loginThrottle) fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, k := range keys {
-		b := t.level(k, now)
-		b.tokens = max(0, b.tokens-1)
-	}
-	t.sweep(now)
-}
-
-// succeed forgets an account's failures.
-func (t *loginThrottle) succeed(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.buckets, key)
-}
-
-// sweep drops full buckets now and then, so memory stays bounded by the
-// number of recent failures.
-func (t *loginThrottle) sweep(now time.Time) {
-	if now.Sub(t.swept) < time.Minute {
-		return
-	}
-	t.swept = now
-	for k := range t.buckets {
-		if t.level(k, now).tokens >= ruleFor(k).size {
-			delete(t.buckets, k)
-		}
-	}
+	return s.deps.Accounts.Logout(r.Context(), c.Value)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -73,9 +72,9 @@ func (s *Server) logError(r *http.Request, err error) {
 func (s *Server) writeAPIError(w http.ResponseWriter, r *http.Request, err error) {
 	s.logError(r, err)
 	if steward.ErrorCode(err) == steward.ETHROTTLED {
-		var te *throttledError
+		var te *steward.ThrottledError
 		if errors.As(err, &te) {
-			w.Header().Set("Retry-After", strconv.Itoa(te.retryAfterSeconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(te.RetryAfterSeconds()))
 		}
 	}
 	writeJSON(w, errorStatus(err), apiError{Error: apiErrorBody{Code: steward.ErrorCode(err), Message: steward.ErrorMessage(err)}})
@@ -141,34 +140,4 @@ func pathID(r *http.Request, name string) (int64, error) {
 		return 0, steward.Errorf(steward.EINVALID, "%q is not a valid %s.", r.PathValue(name), name)
 	}
 	return id, nil
-}
-
-// throttledError carries how long a throttled client must wait.
-type throttledError struct {
-	err  *steward.Error
-	wait float64 // seconds
-}
-
-func (e *throttledError) Error() string { return e.err.Error() }
-func (e *throttledError) Unwrap() error { return e.err }
-
-func (e *throttledError) retryAfterSeconds() int {
-	n := int(e.wait + 0.999)
-	return max(n, 1)
-}
-
-func newThrottledError(seconds float64) error {
-	return &throttledError{
-		err:  steward.Errorf(steward.ETHROTTLED, "Too many failed sign-ins. Try again in %s.", humanSeconds(seconds)),
-		wait: seconds,
-	}
-}
-
-func humanSeconds(s float64) string {
-	switch n := int(s + 0.999); {
-	case n < 60:
-		return fmt.Sprintf("%d seconds", max(n, 1))
-	default:
-		return fmt.Sprintf("%d minutes", (n+59)/60)
-	}
 }

@@ -42,8 +42,6 @@ type Config struct {
 	// PublicURL is where people reach Steward (used for the consent
 	// redirect). Defaults to the scheme and host of each request.
 	PublicURL string
-	// SessionLifetime is how long a sign-in lasts. Defaults to 12 hours.
-	SessionLifetime time.Duration
 	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// Logger defaults to slog.Default().
@@ -56,7 +54,6 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8443")
 	c.DataDir = cmp.Or(c.DataDir, ".")
-	c.SessionLifetime = cmp.Or(c.SessionLifetime, 12*time.Hour)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -79,13 +76,12 @@ func (c Config) validate() error {
 
 // Deps are the services the server calls.
 type Deps struct {
-	Users    steward.UserStore
-	Sessions steward.SessionStore
-	Tokens   steward.TokenStore
-	// Audit records what the server itself decides: refusals, sign-ins.
-	// Reading the log goes through Access, which scopes it.
-	Audit     AuditAppender
-	Passwords steward.PasswordHasher
+	// Accounts signs people in and out, finds the actor behind a token or
+	// a session cookie, and manages users, grants, passwords and tokens.
+	Accounts steward.AccountService
+	// Audit records what the server itself decides: refusals. Reading the
+	// log goes through Access, which scopes it.
+	Audit AuditAppender
 	// Lighthouse checks and builds delegation templates.
 	Lighthouse steward.Lighthouse
 	// InventoryService reads subscriptions, resources, edits and spend,
@@ -102,8 +98,8 @@ type Deps struct {
 }
 
 func (d Deps) validate() error {
-	if d.Users == nil || d.Sessions == nil || d.Tokens == nil || d.Audit == nil || d.Passwords == nil || d.Lighthouse == nil || d.InventoryService == nil || d.Access == nil {
-		return errors.New("web: Users, Sessions, Tokens, Audit, Passwords, Lighthouse, InventoryService and Access are required")
+	if d.Accounts == nil || d.Audit == nil || d.Lighthouse == nil || d.InventoryService == nil || d.Access == nil {
+		return errors.New("web: Accounts, Audit, Lighthouse, InventoryService and Access are required")
 	}
 	return nil
 }
@@ -115,15 +111,13 @@ type AuditAppender interface {
 
 // Server is the HTTP(S) server.
 type Server struct {
-	cfg      Config
-	deps     Deps
-	log      *slog.Logger
-	handler  http.Handler
-	routes   []*route
-	throttle *loginThrottle
-	hashing  chan struct{} // bounds concurrent password checks (64 MiB each)
-	metrics  *metrics
-	pages    *pages
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	handler http.Handler
+	routes  []*route
+	metrics *metrics
+	pages   *pages
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -145,13 +139,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		deps:     deps,
-		log:      cfg.Logger,
-		throttle: newLoginThrottle(cfg.Now),
-		hashing:  make(chan struct{}, 4),
-		metrics:  newMetrics(),
-		pages:    pg,
+		cfg:     cfg,
+		deps:    deps,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+		pages:   pg,
 	}
 	s.routes = s.routeTable()
 	s.handler = s.buildHandler()

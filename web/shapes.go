@@ -113,7 +113,7 @@ func toAPIGrant(g steward.Grant) apiGrant {
 
 func toAPIToken(t *steward.APIToken, now time.Time) apiToken {
 	return apiToken{ID: t.ID, Name: t.Name, Prefix: t.Prefix, User: t.UserName, CreatedAt: t.CreatedAt.UTC(),
-		ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt), RevokedAt: optTime(t.RevokedAt), Active: t.Active(now)}
+		ExpiresAt: optTime(t.Expiry()), LastUsedAt: optTime(t.LastUsedAt), RevokedAt: optTime(t.RevokedAt), Active: t.Active(now)}
 }
 
 func toAPIAuditEvent(e *steward.AuditEvent) apiAuditEvent {

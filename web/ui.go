@@ -3,8 +3,11 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -14,10 +17,10 @@ import (
 
 // flashes are the success messages a redirect can ask for with ?done=.
 var flashes = map[string]string{
-	"password":         "Your password was changed. Sign in again with the new one.",
+	"password":         "Your password was changed: your sessions ended and your API tokens were revoked. Sign in again with the new one.",
 	"user-created":     "User created.",
 	"user-saved":       "Changes saved.",
-	"user-password":    "Password set. The user's sessions were ended.",
+	"user-password":    "Password set. The user's sessions were ended and their API tokens revoked.",
 	"user-deleted":     "User deleted.",
 	"grant-added":      "Role granted.",
 	"grant-removed":    "Role removed.",
@@ -42,12 +45,69 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) error {
 	return nil
 }
 
-// safeNext keeps the post-login redirect on this site.
+// safeNext keeps the redirect after sign-in on this site: it returns next
+// when it is plainly a path here, and "/" when there is any doubt. A real
+// next is a request URI that guard escaped, so it is printable ASCII and
+// starts with one slash. What is refused is what browsers and proxies turn
+// into another origin: browsers drop tabs and line breaks from a URL and
+// read a backslash as a slash ("/\t/evil" is "//evil"), and a proxy may
+// decode a path once more ("/%2F%2Fevil"). So next, and each decoding of
+// it, may hold no backslash, no control character and no "//", its path
+// no colon and nothing but ASCII; a next still encoded after three
+// decodings is nobody's link.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") {
 		return "/"
 	}
-	return next
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f {
+			return "/"
+		}
+	}
+	v := next
+	for decodings := 0; ; decodings++ {
+		if !plainPath(v) {
+			return "/"
+		}
+		d, err := url.PathUnescape(v)
+		switch {
+		case err != nil && decodings == 0:
+			return "/" // a malformed escape: no server would take it
+		case err != nil || d == v:
+			return next // nothing left to decode
+		case decodings == 3:
+			return "/"
+		}
+		v = d
+	}
+}
+
+// plainPath reports whether v, next or a decoding of it, is a path on
+// this site: one leading slash, no "//" or backslash anywhere, a path of
+// printable ASCII without a colon, and a query and fragment of printable
+// text.
+func plainPath(v string) bool {
+	if !strings.HasPrefix(v, "/") || strings.Contains(v, "//") || strings.Contains(v, "\\") {
+		return false
+	}
+	path, rest := v, ""
+	if i := strings.IndexAny(v, "?#"); i >= 0 {
+		path, rest = v[:i], v[i:]
+	}
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	if !utf8.ValidString(rest) {
+		return false
+	}
+	for _, r := range rest {
+		if !unicode.IsGraphic(r) {
+			return false
+		}
+	}
+	return true
 }
 
 type loginData struct {
@@ -67,9 +127,9 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) error {
 	name, next := r.PostFormValue("name"), safeNext(r.PostFormValue("next"))
 	if _, err := s.login(w, r, name, r.PostFormValue("password")); err != nil {
 		s.logError(r, err)
-		var te *throttledError
+		var te *steward.ThrottledError
 		if errors.As(err, &te) {
-			w.Header().Set("Retry-After", strconv.Itoa(te.retryAfterSeconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(te.RetryAfterSeconds()))
 		}
 		s.render(w, r, errorStatus(err), "login", view{Title: "Sign in", Error: steward.ErrorMessage(err), Data: loginData{Name: name, Next: next}})
 		return nil
@@ -95,7 +155,7 @@ func (s *Server) pageDashboard(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.deps.Users.UserGet(r.Context(), steward.ActorFromContext(r.Context()).UserID)
+	u, err := s.deps.Accounts.User(r.Context(), steward.ActorFromContext(r.Context()).UserID)
 	if err != nil {
 		return err
 	}
@@ -108,7 +168,7 @@ func (s *Server) pageAccountPassword(w http.ResponseWriter, r *http.Request) err
 	if in.NewPassword != r.PostFormValue("confirm") {
 		return s.accountError(w, r, steward.Errorf(steward.EINVALID, "The new password and its confirmation differ."))
 	}
-	if err := s.changeOwnPassword(r, in); err != nil {
+	if err := s.deps.Accounts.ChangePassword(r.Context(), in.CurrentPassword, in.NewPassword); err != nil {
 		return s.accountError(w, r, err)
 	}
 	clearSessionCookie(w)
@@ -116,7 +176,7 @@ func (s *Server) pageAccountPassword(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) accountError(w http.ResponseWriter, r *http.Request, cause error) error {
-	u, err := s.deps.Users.UserGet(r.Context(), steward.ActorFromContext(r.Context()).UserID)
+	u, err := s.deps.Accounts.User(r.Context(), steward.ActorFromContext(r.Context()).UserID)
 	if err != nil {
 		return err
 	}
@@ -166,14 +226,14 @@ func (s *Server) pageTokenRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.revokeToken(r, id); err != nil {
+	if _, err := s.deps.Accounts.RevokeToken(r.Context(), id); err != nil {
 		return err
 	}
 	return redirect(w, r, "/tokens?done=token-revoked")
 }
 
 func (s *Server) pageUsers(w http.ResponseWriter, r *http.Request) error {
-	users, err := s.deps.Users.UserList(r.Context())
+	users, err := s.deps.Accounts.Users(r.Context())
 	if err != nil {
 		return err
 	}
@@ -228,7 +288,7 @@ func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, status int, 
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UserGet(r.Context(), id)
+	u, err := s.deps.Accounts.User(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -282,7 +342,7 @@ func (s *Server) pageGrantCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := grantInput{Role: r.PostFormValue("role"), Tenants: tenantList(r.PostFormValue("tenants"))}
-	if _, err := s.createGrant(r, id, in); err != nil {
+	if _, err := s.deps.Accounts.CreateGrant(r.Context(), id, in.grant()); err != nil {
 		return s.userFormFailed(w, r, err)
 	}
 	return redirect(w, r, "/users/"+strconv.FormatInt(id, 10)+"?done=grant-added")
@@ -293,10 +353,10 @@ func (s *Server) pageGrantDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.deleteGrant(r, id)
+	g, err := s.deps.Accounts.DeleteGrant(r.Context(), id)
 	if err != nil {
 		if steward.ErrorCode(err) == steward.ECONFLICT {
-			if g, gerr := s.deps.Users.GrantGet(r.Context(), id); gerr == nil {
+			if g, gerr := s.deps.Accounts.Grant(r.Context(), id); gerr == nil {
 				r.SetPathValue("id", strconv.FormatInt(g.UserID, 10))
 				return s.userFormFailed(w, r, err)
 			}
@@ -311,7 +371,7 @@ func (s *Server) pageUserDeleteConfirm(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UserGet(r.Context(), id)
+	u, err := s.deps.Accounts.User(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -324,7 +384,7 @@ func (s *Server) pageUserDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deleteUser(r, id); err != nil {
+	if err := s.deps.Accounts.DeleteUser(r.Context(), id); err != nil {
 		return s.userFormFailed(w, r, err)
 	}
 	return redirect(w, r, "/users?done=user-deleted")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/accounts"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/internal/stewardtest"
 	"github.com/stewardhq/steward/lighthouse"
@@ -67,16 +69,37 @@ var fastHash = auth.Hasher{Params: auth.Params{Memory: 1024, Time: 1, Threads: 1
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	return setupEngine(t, store.SQLite)
+	return setupWith(t, setupOpts{})
 }
 
 func setupEngine(t testing.TB, engine store.Engine) *testBundle {
 	t.Helper()
-	b := &testBundle{db: storetest.Open(t, engine), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
+	return setupWith(t, setupOpts{engine: engine})
+}
+
+// setupOpts changes what setupWith builds; the zero value is setup's.
+type setupOpts struct {
+	engine store.Engine // defaults to SQLite
+	// accounts changes the account service's config (its store, its
+	// password hasher) before the service is built.
+	accounts func(*accounts.Config)
+}
+
+func setupWith(t testing.TB, o setupOpts) *testBundle {
+	t.Helper()
+	b := &testBundle{db: storetest.Open(t, cmp.Or(o.engine, store.SQLite)), clock: &fakeClock{t: time.Now().UTC()}, hasher: fastHash, logs: &syncBuffer{}}
 	log := slog.New(steward.LogHandler(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	b.svc = services(t, b.db, log)
+	ac := accounts.Config{Store: b.db, Passwords: b.hasher, Logger: log, Now: b.clock.Now}
+	if o.accounts != nil {
+		o.accounts(&ac)
+	}
+	acc, err := accounts.New(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := New(Config{DataDir: t.TempDir(), Logger: log, Now: b.clock.Now},
-		Deps{Users: b.db, Sessions: b.db, Tokens: b.db, Audit: b.db, Passwords: b.hasher, Lighthouse: lighthouse.New(),
+		Deps{Accounts: acc, Audit: b.db, Lighthouse: lighthouse.New(),
 			InventoryService: b.svc.Inventory, Access: b.svc.Access,
 			Ready: func(ctx context.Context) error { return b.db.Ping(ctx) }})
 	if err != nil {
@@ -202,10 +225,10 @@ func (b *testBundle) events(t *testing.T, action string) []*steward.AuditEvent {
 func (b *testBundle) browser(t *testing.T) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := b.ts.Client()
+	c := *b.ts.Client() // a copy: each browser has its own jar
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+	return &c
 }
 
 func postForm(t *testing.T, c *http.Client, u string, v url.Values) (*http.Response, string) {

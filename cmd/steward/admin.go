@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/accounts"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/jobs"
 	"github.com/stewardhq/steward/store"
@@ -52,6 +54,35 @@ func cliActor() string {
 
 func cliEvent(action, target string) *steward.AuditEvent {
 	return &steward.AuditEvent{Actor: cliActor(), Action: action, Target: target, Outcome: steward.OutcomeSuccess}
+}
+
+// openAccounts opens the database and the account service over it, and
+// returns a context in which the person at the terminal acts.
+func (d *dbFlags) openAccounts(ctx context.Context, stderr io.Writer) (context.Context, *accounts.Service, func(), error) {
+	db, err := d.open(ctx, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, err := accounts.New(accounts.Config{Store: db, Passwords: auth.Hasher{Params: auth.DefaultParams},
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return steward.NewContextWithActor(ctx, steward.CommandActor(cliActor())), svc, func() { db.Close() }, nil
+}
+
+// badUsage is a mistake in a command's arguments that the flag package
+// did not catch: it is printed, and the exit status is 2.
+func badUsage(msg string) error { return &exitError{code: 2, msg: msg} }
+
+// safeError is what a command prints for a service's error: its safe
+// message, or "Internal error." with the cause.
+func safeError(err error) error {
+	if steward.ErrorCode(err) == steward.EINTERNAL {
+		return err
+	}
+	return errors.New(steward.ErrorMessage(err))
 }
 
 func runMigrate(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
@@ -98,6 +129,7 @@ const userUsage = `Usage:
   steward user set-password --name NAME [--password-stdin]
 
 Without --password-stdin a password is generated and printed once.
+Setting a password ends the user's sessions and revokes their API tokens.
 Roles: admin, operator, tag-editor, viewer, auditor.
 `
 
@@ -126,7 +158,6 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	hasher := auth.Hasher{Params: auth.DefaultParams}
 	password := func() (string, bool, error) {
 		if !fromStdin {
 			return auth.GeneratePassword(), true, nil
@@ -135,76 +166,53 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 		if err != nil && line == "" {
 			return "", false, fmt.Errorf("reading the password from standard input: %w", err)
 		}
-		pw := strings.TrimRight(line, "\r\n")
-		return pw, false, hasher.Validate(pw)
+		return strings.TrimRight(line, "\r\n"), false, nil
 	}
 	switch sub {
-	case "create":
+	case "create", "set-password":
 		if name == "" {
-			return usageError{fmt.Errorf("--name is required")}
+			return badUsage("--name is required")
 		}
 		pw, generated, err := password()
 		if err != nil {
 			return err
 		}
-		hash, err := hasher.Hash(pw)
+		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
 			return err
 		}
-		db, err := d.open(ctx, stderr)
-		if err != nil {
-			return err
+		defer closeDB()
+		if sub == "create" {
+			g := steward.Grant{Role: steward.Role(role)}
+			if tenants != "" {
+				g.Tenants = strings.Split(tenants, ",")
+			}
+			if _, err := svc.CreateUser(ctx, steward.UserInput{Name: name, Password: pw, Grants: []steward.Grant{g}}); err != nil {
+				return safeError(err)
+			}
+			fmt.Fprintf(stdout, "Created user %s with role %s.\n", name, role)
+		} else {
+			u, err := svc.UserByName(ctx, name)
+			if err != nil {
+				return safeError(err)
+			}
+			if _, err := svc.UpdateUser(ctx, u.ID, steward.UserChange{Password: &pw}); err != nil {
+				return safeError(err)
+			}
+			fmt.Fprintf(stdout, "Password of %s set; their sessions were ended and their API tokens revoked.\n", u.Name)
 		}
-		defer db.Close()
-		g := steward.Grant{Role: steward.Role(role), CreatedBy: cliActor()}
-		if tenants != "" {
-			g.Tenants = strings.Split(tenants, ",")
-		}
-		u := &steward.User{Name: name, PasswordHash: hash, Grants: []steward.Grant{g}}
-		if err := db.UserCreate(ctx, u, cliEvent("user.create", name).With("grants", role)); err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
-		}
-		fmt.Fprintf(stdout, "Created user %s with role %s.\n", name, role)
-		if generated {
-			fmt.Fprintf(stdout, "Password (shown once): %s\n", pw)
-		}
-	case "set-password":
-		if name == "" {
-			return usageError{fmt.Errorf("--name is required")}
-		}
-		pw, generated, err := password()
-		if err != nil {
-			return err
-		}
-		hash, err := hasher.Hash(pw)
-		if err != nil {
-			return err
-		}
-		db, err := d.open(ctx, stderr)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		u, err := db.UserGetByName(ctx, name)
-		if err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
-		}
-		if _, err := db.UserUpdate(ctx, u.ID, steward.UserUpdate{PasswordHash: &hash}, cliEvent("user.update", name).With("changed", "password")); err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
-		}
-		fmt.Fprintf(stdout, "Password of %s set; their sessions were ended.\n", name)
 		if generated {
 			fmt.Fprintf(stdout, "Password (shown once): %s\n", pw)
 		}
 	case "list":
-		db, err := d.open(ctx, stderr)
+		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		users, err := db.UserList(ctx)
+		defer closeDB()
+		users, err := svc.Users(ctx)
 		if err != nil {
-			return err
+			return safeError(err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSTATUS\tROLES\tLAST SIGN-IN")
@@ -242,11 +250,12 @@ func formatTime(t time.Time) string {
 }
 
 const tokenUsage = `Usage:
-  steward token create --user NAME [--name LABEL] [--expires 720h]
+  steward token create --user NAME [--name LABEL] [--expires 30d]
   steward token list [--user NAME]
   steward token revoke ID
 
-The token is printed once; Steward stores only its hash.
+The token is printed once; Steward stores only its hash. Every token
+expires, at most 730 days (two years) after it is made.
 `
 
 func runToken(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
@@ -261,14 +270,13 @@ func runToken(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	var d dbFlags
 	d.define(s)
-	var userName, label string
-	var expires time.Duration
+	var userName, label, expires string
 	if sub == "create" || sub == "list" {
 		s.fs.StringVar(&userName, "user", "", "the `NAME` of the user the token acts as")
 	}
 	if sub == "create" {
 		s.fs.StringVar(&label, "name", "cli", "a `LABEL` to tell the token apart")
-		s.fs.DurationVar(&expires, "expires", 30*24*time.Hour, "how long the token lasts, at most 17520h (0: never)")
+		s.fs.StringVar(&expires, "expires", "30d", "how long the token lasts, in days (30d) or hours (720h); at most 730d")
 	}
 	if err := s.parse(args); err != nil {
 		return err
@@ -276,48 +284,44 @@ func runToken(ctx context.Context, args []string, env func(string) string, stdou
 	switch sub {
 	case "create":
 		if userName == "" {
-			return usageError{fmt.Errorf("--user is required")}
+			return badUsage("--user is required")
 		}
-		if expires < 0 || expires > 2*365*24*time.Hour {
-			return usageError{fmt.Errorf("--expires must be between 0 and 17520h")}
+		lifetime, err := steward.ParseTokenLifetime(expires)
+		if err != nil {
+			return badUsage("--expires: " + steward.ErrorMessage(err))
 		}
-		db, err := d.open(ctx, stderr)
+		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		u, err := db.UserGetByName(ctx, userName)
+		defer closeDB()
+		u, err := svc.UserByName(ctx, userName)
 		if err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
+			return safeError(err)
 		}
-		token, hash := steward.NewToken(steward.TokenPrefix)
-		t := &steward.APIToken{UserID: u.ID, Name: label, Prefix: token[:len(steward.TokenPrefix)+6], Hash: hash}
-		if expires > 0 {
-			t.ExpiresAt = time.Now().Add(expires)
-		}
-		ev := cliEvent("token.create", label).With("user", u.Name).With("prefix", t.Prefix)
-		if err := db.TokenCreate(ctx, t, ev); err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
+		t, token, err := svc.CreateToken(ctx, steward.TokenInput{UserID: u.ID, Name: label, Lifetime: lifetime})
+		if err != nil {
+			return safeError(err)
 		}
 		fmt.Fprintln(stdout, token)
-		fmt.Fprintf(stderr, "Token %d for %s, expires %s. It is shown this once.\n", t.ID, u.Name, formatTime(t.ExpiresAt))
+		fmt.Fprintf(stderr, "Token %d for %s, expires %s. It is shown this once.\n", t.ID, u.Name, formatTime(t.Expiry()))
 	case "list":
-		db, err := d.open(ctx, stderr)
+		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		var uid int64
+		defer closeDB()
+		f := steward.TokenFilter{All: true}
 		if userName != "" {
-			u, err := db.UserGetByName(ctx, userName)
+			u, err := svc.UserByName(ctx, userName)
 			if err != nil {
-				return fmt.Errorf("%s", steward.ErrorMessage(err))
+				return safeError(err)
 			}
-			uid = u.ID
+			f = steward.TokenFilter{UserID: u.ID}
 		}
-		tokens, err := db.TokenList(ctx, uid)
+		tokens, err := svc.Tokens(ctx, f)
 		if err != nil {
-			return err
+			return safeError(err)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tUSER\tNAME\tPREFIX\tEXPIRES\tLAST USED\tSTATUS")
@@ -328,28 +332,25 @@ func runToken(ctx context.Context, args []string, env func(string) string, stdou
 			} else if !t.Active(time.Now()) {
 				status = "expired"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.UserName, t.Name, t.Prefix, formatTime(t.ExpiresAt), formatTime(t.LastUsedAt), status)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\n", t.ID, t.UserName, t.Name, t.Prefix, formatTime(t.Expiry()), formatTime(t.LastUsedAt), status)
 		}
 		tw.Flush()
 	case "revoke":
 		if s.fs.NArg() != 1 {
-			return usageError{fmt.Errorf("give the ID of the token to revoke")}
+			return badUsage("give the ID of the token to revoke")
 		}
 		var id int64
 		if _, err := fmt.Sscan(s.fs.Arg(0), &id); err != nil {
-			return usageError{fmt.Errorf("%q is not a token ID", s.fs.Arg(0))}
+			return badUsage(fmt.Sprintf("%q is not a token ID", s.fs.Arg(0)))
 		}
-		db, err := d.open(ctx, stderr)
+		ctx, svc, closeDB, err := d.openAccounts(ctx, stderr)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		t, err := db.TokenGet(ctx, id)
+		defer closeDB()
+		t, err := svc.RevokeToken(ctx, id)
 		if err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
-		}
-		if err := db.TokenRevoke(ctx, id, cliEvent("token.revoke", t.Name).With("owner", t.UserName).With("prefix", t.Prefix)); err != nil {
-			return fmt.Errorf("%s", steward.ErrorMessage(err))
+			return safeError(err)
 		}
 		fmt.Fprintf(stdout, "Revoked token %d (%s of %s).\n", id, t.Name, t.UserName)
 	default:

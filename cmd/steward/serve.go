@@ -15,6 +15,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/access"
+	"github.com/stewardhq/steward/accounts"
 	"github.com/stewardhq/steward/auth"
 	"github.com/stewardhq/steward/azure"
 	"github.com/stewardhq/steward/inventory"
@@ -137,6 +138,7 @@ type Main struct {
 	Hasher auth.Hasher
 
 	DB        *store.DB
+	Accounts  *accounts.Service
 	Keys      *secrets.Keyring
 	Azure     *azure.Connector
 	Inventory *inventory.Service
@@ -189,8 +191,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Server, err = web.New(web.Config{
 		Addr: c.Addr, TLSCertFile: c.TLSCert, TLSKeyFile: c.TLSKey, DataDir: c.DataDir, InsecureHTTP: c.InsecureHTTP,
-		TrustedProxies: proxies, SessionLifetime: c.SessionLifetime, PublicURL: c.PublicURL, Logger: m.Log,
-	}, web.Deps{Users: m.DB, Sessions: m.DB, Tokens: m.DB, Audit: m.DB, Passwords: m.Hasher, Lighthouse: lighthouse.New(),
+		TrustedProxies: proxies, PublicURL: c.PublicURL, Logger: m.Log,
+	}, web.Deps{Accounts: m.Accounts, Audit: m.DB, Lighthouse: lighthouse.New(),
 		InventoryService: m.Inventory, Access: m.Access, Ready: m.ready})
 	if err != nil {
 		return err
@@ -199,13 +201,16 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // services builds what the web server and the jobs act through: the
-// keyring for stored secrets, the Azure connector, alerts, and the inventory
-// and access services.
+// account service, the keyring for stored secrets, the Azure connector,
+// alerts, and the inventory and access services.
 func (m *Main) services(ctx context.Context) error {
 	c := m.Config
+	var err error
+	if m.Accounts, err = accounts.New(accounts.Config{Store: m.DB, Passwords: m.Hasher, SessionLifetime: c.SessionLifetime, Logger: m.Log}); err != nil {
+		return err
+	}
 	keys := c.Keys
 	keys.DataDir, keys.Logger = c.DataDir, m.Log
-	var err error
 	if m.Keys, err = secrets.NewKeyring(keys); err != nil {
 		return err
 	}
@@ -267,24 +272,15 @@ func (m *Main) Close() error {
 // bootstrapAdmin makes the first admin when there are no users: with
 // STEWARD_ADMIN_PASSWORD, or a generated password printed once.
 func (m *Main) bootstrapAdmin(ctx context.Context) error {
-	n, err := m.DB.UserCount(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
 	pw, generated := m.Config.AdminPassword, false
 	if pw == "" {
 		pw, generated = auth.GeneratePassword(), true
 	}
-	if err := m.Hasher.Validate(pw); err != nil {
+	created, err := m.Accounts.BootstrapAdmin(steward.NewSystemContext(ctx), pw)
+	if steward.ErrorCode(err) == steward.EINVALID {
 		return fmt.Errorf("STEWARD_ADMIN_PASSWORD: %s", steward.ErrorMessage(err))
 	}
-	hash, err := m.Hasher.Hash(pw)
-	if err != nil {
-		return err
-	}
-	u := &steward.User{Name: "admin", DisplayName: "Administrator", PasswordHash: hash, Grants: []steward.Grant{{Role: steward.RoleAdmin, CreatedBy: "system"}}}
-	ev := &steward.AuditEvent{Actor: "system", Action: "user.bootstrap", Target: "admin", Outcome: steward.OutcomeSuccess}
-	if err := m.DB.UserCreate(ctx, u, ev); err != nil {
+	if err != nil || !created {
 		return err
 	}
 	if generated {
