@@ -191,3 +191,34 @@ func TestPruneOnSQLite(t *testing.T) {
 		t.Fatalf("MigrationsPending = %v, %v", pending, err)
 	}
 }
+
+// TestQueueStats counts a queued job in its queue, with a sane age, on
+// both engines (the age is the database's own arithmetic on each).
+func TestQueueStats(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			in := startInstance(t, storetest.URL(t, engine), "stats")
+			if _, err := in.runner.PruneSessionsNow(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // an age to measure
+			stats, err := in.runner.QueueStats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]steward.QueueStat{}
+			for _, s := range stats {
+				got[s.Queue] = s
+			}
+			checks := got[jobs.QueueChecks]
+			if checks.Waiting != 1 || checks.Running != 0 || checks.OldestWaiting <= 0 || checks.OldestWaiting > time.Minute {
+				t.Fatalf("checks queue: %+v (all %+v)", checks, stats)
+			}
+			if s, ok := got[jobs.QueueCosts]; !ok || s.Waiting != 0 {
+				t.Fatalf("costs queue: %+v, %v", s, ok)
+			}
+		})
+	}
+}

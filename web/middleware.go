@@ -226,3 +226,40 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	w.Write([]byte("ready\n"))
 	return nil
 }
+
+// WatchQueues adds the job queues to /metrics, read from stats at each
+// scrape: jobs waiting for a worker and the oldest wait, running, and set
+// for later (snoozed for Azure's quota, or retrying).
+func (s *Server) WatchQueues(stats func(context.Context) ([]steward.QueueStat, error)) {
+	s.metrics.registry.MustRegister(&queueCollector{stats: stats, log: s.log})
+}
+
+var (
+	queueJobs = prometheus.NewDesc("steward_queue_jobs", "Unfinished jobs by queue and state (waiting for a worker, running, later).",
+		[]string{"queue", "state"}, nil)
+	queueOldest = prometheus.NewDesc("steward_queue_oldest_waiting_seconds", "How long the oldest job waiting for a worker has waited.",
+		[]string{"queue"}, nil)
+)
+
+type queueCollector struct {
+	stats func(context.Context) ([]steward.QueueStat, error)
+	log   *slog.Logger
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueJobs; ch <- queueOldest }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	qs, err := c.stats(ctx)
+	if err != nil {
+		c.log.Warn("metrics: cannot count queued jobs", slog.Any("error", err))
+		return
+	}
+	for _, q := range qs {
+		ch <- prometheus.MustNewConstMetric(queueJobs, prometheus.GaugeValue, float64(q.Waiting), q.Queue, "waiting")
+		ch <- prometheus.MustNewConstMetric(queueJobs, prometheus.GaugeValue, float64(q.Running), q.Queue, "running")
+		ch <- prometheus.MustNewConstMetric(queueJobs, prometheus.GaugeValue, float64(q.Later), q.Queue, "later")
+		ch <- prometheus.MustNewConstMetric(queueOldest, prometheus.GaugeValue, q.OldestWaiting.Seconds(), q.Queue)
+	}
+}

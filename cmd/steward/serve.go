@@ -197,6 +197,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.Server.WatchQueues(m.Jobs.QueueStats)
 	return m.Server.Start(ctx)
 }
 
