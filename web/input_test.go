@@ -58,6 +58,8 @@ func TestHostileInput(t *testing.T) {
 					`{"error":{"code":"invalid","message":"The request body holds a NUL character (\\u0000) in merge.(a key)."}}`},
 				{"a tab in a tag name", req{method: "POST", path: "/api/v1/tag-edits", body: `{"resources":["x"],"merge":{"cost\tcentre":"b"}}`},
 					`{"error":{"code":"unprocessable","message":"The edit: tag name \"cost\\tcentre\" contains a control character (such as a tab or line break)."}}`},
+				{"too many tag filters", req{method: "GET", path: "/api/v1/resources?" + strings.Repeat("tag=a&", 51)},
+					`{"error":{"code":"invalid","message":"A filter may name at most 50 tags, not 51."}}`},
 				{"a bad cursor on an edit", req{method: "GET", path: "/api/v1/tag-edits/1?cursor=junk"},
 					`{"error":{"code":"invalid","message":"cursor is not one this API returned."}}`},
 				{"another site's request", req{method: "POST", path: "/api/v1/tag-edits", body: `{}`, header: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}},

@@ -273,6 +273,10 @@ func (s *Server) apiGetSyncRun(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxTagFilters bounds the tags one filter names: each is a join in the
+// listing's query, and a resource has at most 50 tags to match anyway.
+const maxTagFilters = steward.MaxTagsPerResource
+
 // apiResourceFilter is a resource filter in a tag edit's body; the same
 // fields as the resources query string.
 type apiResourceFilter struct {
@@ -294,6 +298,9 @@ func (f apiResourceFilter) filter() (steward.ResourceFilter, error) {
 	}
 	if out.SubscriptionID != "" && !steward.IsGUID(out.SubscriptionID) {
 		return out, steward.Errorf(steward.EINVALID, "subscription must be a subscription ID (a GUID).")
+	}
+	if len(f.Tag) > maxTagFilters {
+		return out, steward.Errorf(steward.EINVALID, "A filter may name at most %d tags, not %d.", maxTagFilters, len(f.Tag))
 	}
 	for _, t := range f.Tag {
 		k, v, hasValue := strings.Cut(t, "=")
