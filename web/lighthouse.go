@@ -202,7 +202,9 @@ func (s *Server) pageLighthouseValidate(w http.ResponseWriter, r *http.Request) 
 	if r.MultipartForm != nil {
 		for _, fh := range r.MultipartForm.File["files"] {
 			if why := badText(fh.Filename); why != "" {
-				return steward.Errorf(steward.EINVALID, "An uploaded file's name %s; rename it and upload it again.", why)
+				err := steward.Errorf(steward.EINVALID, "An uploaded file's name %s; rename it and upload it again.", why)
+				s.audit(r, newEvent(r, "request.invalid", "POST /lighthouse/validate").WithOutcome(steward.OutcomeDenied).With("reason", steward.ErrorMessage(err)))
+				return err
 			}
 			if fh.Size > maxLighthouseFile {
 				return s.renderLighthouse(w, r, http.StatusRequestEntityTooLarge, fh.Filename+" is larger than 512 KiB.", d)
