@@ -233,7 +233,7 @@ func build[TTx any](d riverdriver.Driver[TTx], rc *river.Config) (client, func(c
 		return m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	}
 	pending := func(ctx context.Context) (bool, error) {
-		v, err := m.Validate(ctx)
+		v, err := m.Validate(ctx, nil)
 		if err != nil {
 			return false, err
 		}
