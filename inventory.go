@@ -420,9 +420,9 @@ type InventoryStore interface {
 	// one subscription's when subscriptionID is set, and returns how many.
 	TagEditHold(ctx context.Context, tenantID, subscriptionID string, hold bool) (int, error)
 
-	// CostLatestDay returns the latest day with costs of a subscription, or
-	// the zero time when there are none.
-	CostLatestDay(ctx context.Context, subscriptionID string) (time.Time, error)
+	// CostDays returns the first and last day with costs of a subscription,
+	// or zero times when there are none.
+	CostDays(ctx context.Context, subscriptionID string) (first, last time.Time, err error)
 	// CostUpsertMany stores daily cost rows, replacing rows of the same
 	// subscription, day, resource and service.
 	CostUpsertMany(ctx context.Context, rows []*CostRow) error

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,11 +13,18 @@ import (
 // costBatch is how many cost rows are written per transaction.
 const costBatch = 2000
 
-// IngestCosts fetches a subscription's daily costs per resource: the last
-// CostDays days the first time, then the last three days (Cost Management
-// refreshes recent days as usage arrives). Each row keeps the resource's
-// tags as Steward knows them when the row is fetched, so a report by tag
-// shows the tags a day's cost was spent under.
+// IngestCosts fetches a subscription's daily costs per resource, newest
+// first, a calendar month per query: Cost Management charges each request
+// one query unit per month it spans, so a month costs a quarter of what a
+// 90-day query does, and Spend shows this month while older ones are still
+// coming. Each run refreshes the days not yet final (from two days before
+// the last stored) and then fills in, month by month, the older days of the
+// last CostDays not stored yet. A month is stored whole or not at all, so
+// the days stored stay one unbroken range and an import stopped midway (by
+// Azure's quota, or a restart) goes on from where it stopped.
+//
+// Each row keeps the resource's tags as Steward knows them when the row is
+// fetched, so a report by tag shows the tags a day's cost was spent under.
 func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error {
 	if err := requireSystem(ctx); err != nil {
 		return err
@@ -37,48 +45,68 @@ func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error 
 		return err
 	}
 	today := s.now().Truncate(24 * time.Hour)
-	from := today.AddDate(0, 0, -s.cfg.CostDays)
-	if latest, err := s.store.CostLatestDay(ctx, sub.ID); err != nil {
+	start := today.AddDate(0, 0, -s.cfg.CostDays)
+	first, last, err := s.store.CostDays(ctx, sub.ID)
+	if err != nil {
 		return err
-	} else if !latest.IsZero() {
-		from = latest.AddDate(0, 0, -2)
+	}
+	var spans []daySpan
+	if last.IsZero() {
+		spans = monthsNewestFirst(start, today)
+	} else {
+		spans = monthsNewestFirst(maxTime(last.AddDate(0, 0, -2), start), today)
+		if first.After(start) {
+			spans = append(spans, monthsNewestFirst(start, first.AddDate(0, 0, -1))...)
+		}
 	}
 	tags, err := s.tagsBySubscription(ctx, sub)
 	if err != nil {
 		return err
 	}
-	var batch []*steward.CostRow
 	n := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	for _, span := range spans {
+		var month []*steward.CostRow
+		for row, err := range s.azure.Costs(ctx, id, sub.ID, span.from, span.to.AddDate(0, 0, 1)) {
+			if err != nil {
+				return err
+			}
+			row.SubscriptionID = sub.ID
+			if sub.SyncLevel.ReadsTags() {
+				row.Tags = tags[steward.ResourceKey(row.ResourceID)]
+			}
+			month = append(month, row)
 		}
-		err := s.store.CostUpsertMany(ctx, batch)
-		n += len(batch)
-		batch = batch[:0]
-		return err
-	}
-	for row, err := range s.azure.Costs(ctx, id, sub.ID, from, today.AddDate(0, 0, 1)) {
-		if err != nil {
-			return err
-		}
-		row.SubscriptionID = sub.ID
-		if sub.SyncLevel.ReadsTags() {
-			row.Tags = tags[steward.ResourceKey(row.ResourceID)]
-		}
-		batch = append(batch, row)
-		if len(batch) == costBatch {
-			if err := flush(); err != nil {
+		for b := range slices.Chunk(month, costBatch) {
+			if err := s.store.CostUpsertMany(ctx, b); err != nil {
 				return err
 			}
 		}
+		n += len(month)
 	}
-	if err := flush(); err != nil {
-		return err
-	}
-	s.log.InfoContext(ctx, "costs fetched", slog.String("subscription_id", sub.ID), slog.Int("rows", n),
-		slog.String("from", from.Format(time.DateOnly)))
+	s.log.InfoContext(ctx, "costs fetched", slog.String("subscription_id", sub.ID), slog.Int("rows", n), slog.Int("months", len(spans)))
 	return nil
+}
+
+// daySpan is the days from and to, both included.
+type daySpan struct{ from, to time.Time }
+
+// monthsNewestFirst cuts the days from..to (included) at calendar months,
+// the latest first.
+func monthsNewestFirst(from, to time.Time) []daySpan {
+	var out []daySpan
+	for !to.Before(from) {
+		monthStart := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+		out = append(out, daySpan{from: maxTime(monthStart, from), to: to})
+		to = monthStart.AddDate(0, 0, -1)
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // tagsBySubscription maps the subscription's tagged resources to their tags.

@@ -34,7 +34,7 @@ func TestThroughTheJobQueue(t *testing.T) {
 			return true
 		})
 		eventually(t, "first costs fetched", func() bool {
-			day, err := db.CostLatestDay(w.ctx, w.subs[0])
+			_, day, err := db.CostDays(w.ctx, w.subs[0])
 			return err == nil && !day.IsZero()
 		})
 

@@ -3,6 +3,7 @@ package inventory_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -374,6 +375,52 @@ func TestTagLimitsCheckedBeforeWriting(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCostsImportResumes: an import fills the last 90 days; one that
+// stopped after its newest months (Azure's quota, a restart) goes on with
+// the older ones and ends with the same report.
+func TestCostsImportResumes(t *testing.T) {
+	db := storetest.Open(t, store.SQLite)
+	w := newWorld(t, db)
+	w.syncAll(t)
+	sub, sys := w.subs[0], steward.NewSystemContext(w.ctx)
+	if err := w.inv.IngestCosts(sys, sub); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	first, last, err := db.CostDays(w.ctx, sub)
+	if err != nil || first.After(today.AddDate(0, 0, -85)) || last.Before(today.AddDate(0, 0, -3)) {
+		t.Fatalf("after the first import: days %v to %v, %v", first, last, err)
+	}
+	q := steward.CostQuery{From: today.AddDate(0, 0, -90), To: today.AddDate(0, 0, 1), GroupBy: "service", SubscriptionID: sub}
+	whole, err := db.CostReport(w.ctx, everything, q)
+	if err != nil || len(whole) == 0 {
+		t.Fatalf("report %v, %v", whole, err)
+	}
+	// As if the import had stopped after this month and the last.
+	cut := time.Date(today.Year(), today.Month()-1, 1, 0, 0, 0, 0, time.UTC)
+	day := cut.Year()*10000 + int(cut.Month())*100 + cut.Day()
+	storetest.Exec(t, db, `DELETE FROM cost_rows WHERE day < $1`, day)
+	storetest.Exec(t, db, `DELETE FROM cost_daily WHERE day < $1`, day)
+	if first, _, _ := db.CostDays(w.ctx, sub); first.Before(cut) {
+		t.Fatalf("first day %v after the cut", first)
+	}
+	if err := w.inv.IngestCosts(sys, sub); err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.CostReport(w.ctx, everything, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first2, _, _ := db.CostDays(w.ctx, sub); !first2.Equal(first) || len(again) != len(whole) {
+		t.Fatalf("after resuming: first day %v (was %v), %d groups (was %d)", first2, first, len(again), len(whole))
+	}
+	for i := range whole {
+		if again[i].Key != whole[i].Key || math.Abs(again[i].Cost-whole[i].Cost) > 0.01 {
+			t.Fatalf("after resuming, %s: %v, was %v", whole[i].Key, again[i].Cost, whole[i].Cost)
+		}
+	}
+}
 
 // TestCostsByTag fetches a subscription's daily costs and reports them by
 // tag: the report adds up to what Cost Management says.

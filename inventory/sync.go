@@ -524,7 +524,7 @@ func (s *Service) firstCosts(ctx context.Context, subscriptionID string) {
 	if s.jobs == nil {
 		return
 	}
-	if latest, err := s.store.CostLatestDay(ctx, subscriptionID); err != nil || !latest.IsZero() {
+	if _, last, err := s.store.CostDays(ctx, subscriptionID); err != nil || !last.IsZero() {
 		return
 	}
 	if err := s.jobs.EnqueueCosts(ctx, subscriptionID); err != nil && steward.ErrorCode(err) != steward.ECONFLICT {

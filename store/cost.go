@@ -441,19 +441,19 @@ func (tx *Tx) purgeCostTags(ctx context.Context, subscriptionID string) error {
 	return nil
 }
 
-// CostLatestDay returns the latest day with costs of a subscription, or
-// the zero time.
-func (db *DB) CostLatestDay(ctx context.Context, subscriptionID string) (time.Time, error) {
-	var day sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT MAX(day) FROM cost_daily WHERE subscription_id = $1 AND dim = 'total'`,
-		strings.ToLower(subscriptionID)).Scan(&day)
+// CostDays returns the first and last day with costs of a subscription, or
+// zero times when there are none.
+func (db *DB) CostDays(ctx context.Context, subscriptionID string) (first, last time.Time, err error) {
+	var lo, hi sql.NullInt64
+	err = db.r.QueryRowContext(ctx, `SELECT MIN(day), MAX(day) FROM cost_daily WHERE subscription_id = $1 AND dim = 'total'`,
+		strings.ToLower(subscriptionID)).Scan(&lo, &hi)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the latest cost day: %w", err)
+		return time.Time{}, time.Time{}, fmt.Errorf("reading the days with costs: %w", err)
 	}
-	if !day.Valid {
-		return time.Time{}, nil
+	if !lo.Valid || !hi.Valid {
+		return time.Time{}, time.Time{}, nil
 	}
-	return fromDayNumber(day.Int64), nil
+	return fromDayNumber(lo.Int64), fromDayNumber(hi.Int64), nil
 }
 
 // CostReport sums cost by q.GroupBy (and by day when q.Daily) per currency

@@ -178,12 +178,12 @@ func TestCostReport(t *testing.T) {
 				}
 			}
 		}
-		latest, err := db.CostLatestDay(ctx, s1)
-		if err != nil || latest.After(day0.AddDate(0, 0, 7)) || latest.Before(day0) {
-			t.Fatalf("CostLatestDay = %v, %v", latest, err)
+		first, latest, err := db.CostDays(ctx, s1)
+		if err != nil || latest.After(day0.AddDate(0, 0, 7)) || latest.Before(day0) || first.Before(day0) || first.After(latest) {
+			t.Fatalf("CostDays = %v, %v, %v", first, latest, err)
 		}
-		if d, _ := db.CostLatestDay(ctx, guid('9', 9)); !d.IsZero() {
-			t.Fatalf("latest day of an unknown subscription = %v", d)
+		if f, l, _ := db.CostDays(ctx, guid('9', 9)); !f.IsZero() || !l.IsZero() {
+			t.Fatalf("days of an unknown subscription = %v, %v", f, l)
 		}
 		for _, bad := range []steward.CostQuery{{GroupBy: "tenant"}, {GroupBy: "tag: "}, {GroupBy: "day", From: day0, To: day0}} {
 			_, err := db.CostReport(ctx, everything, bad)

@@ -401,7 +401,7 @@ func TestSubscriptionSetLevel(t *testing.T) {
 		if n := count(`SELECT count(*) FROM resources WHERE subscription_id = $1`, other); n != 10 {
 			t.Fatalf("other subscription has %d resources, want 10", n)
 		}
-		if day, _ := db.CostLatestDay(ctx, sub); !day.IsZero() {
+		if _, day, _ := db.CostDays(ctx, sub); !day.IsZero() {
 			t.Fatalf("latest cost day after purge = %v", day)
 		}
 		evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{Action: "subscription.sync_level"})
