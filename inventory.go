@@ -281,6 +281,9 @@ type CostGroup struct {
 // SubscriptionFilter selects subscriptions.
 type SubscriptionFilter struct {
 	TenantID string
+	Search   string // part of the display name or ID, in any case
+	// Limit, when set, pages the list (by name, then ID) from Offset.
+	Limit, Offset int
 }
 
 // TagHistoryEntry is one change of one tag of one resource.

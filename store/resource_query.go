@@ -98,8 +98,7 @@ func (db *DB) newResourceQuery(access steward.Scope, f steward.ResourceFilter) (
 	q.rgKey = strings.ToLower(f.ResourceGroup)
 	q.typeKey = strings.ToLower(f.Type)
 	if f.NameContains != "" {
-		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-		q.name = "%" + r.Replace(strings.ToLower(f.NameContains)) + "%"
+		q.name = containsPattern(f.NameContains)
 	}
 	return q, nil
 }
@@ -504,4 +503,11 @@ func (db *DB) ResourceCount(ctx context.Context, access steward.Scope, f steward
 		return 0, fmt.Errorf("counting resources: %w", err)
 	}
 	return n, nil
+}
+
+// containsPattern is a LIKE pattern (with ESCAPE '\') matching text that
+// contains s, in lower case: LOWER on both engines folds ASCII only.
+func containsPattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
 }

@@ -37,12 +37,12 @@ func scanSubscription(row interface{ Scan(...any) error }) (*steward.Subscriptio
 	return &s, nil
 }
 
-func listSubscriptions(ctx context.Context, q querier, where string, a args) ([]*steward.Subscription, error) {
+func listSubscriptions(ctx context.Context, q querier, where string, a args, page string) ([]*steward.Subscription, error) {
 	query := `SELECT ` + subscriptionColumns + ` FROM subscriptions`
 	if where != "" {
 		query += ` WHERE ` + where
 	}
-	rows, err := q.QueryContext(ctx, query+` ORDER BY display_name, id`, a...)
+	rows, err := q.QueryContext(ctx, query+` ORDER BY display_name, id`+page, a...)
 	if err != nil {
 		return nil, fmt.Errorf("listing subscriptions: %w", err)
 	}
@@ -81,7 +81,7 @@ func (db *DB) SubscriptionSync(ctx context.Context, tenantID string, seen []*ste
 		if err := tx.requireTenant(ctx, tenantID); err != nil {
 			return err
 		}
-		mine, err := listSubscriptions(ctx, tx, `tenant_id = $1`, args{tenantID})
+		mine, err := listSubscriptions(ctx, tx, `tenant_id = $1`, args{tenantID}, "")
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (db *DB) SubscriptionSync(ctx context.Context, tenantID string, seen []*ste
 				}
 			}
 		}
-		out, err = listSubscriptions(ctx, tx, `tenant_id = $1`, args{tenantID})
+		out, err = listSubscriptions(ctx, tx, `tenant_id = $1`, args{tenantID}, "")
 		return err
 	})
 	return out, err
@@ -193,7 +193,15 @@ func (db *DB) SubscriptionList(ctx context.Context, scope steward.Scope, f stewa
 	if f.TenantID != "" {
 		where = append(where, `tenant_id = `+a.add(strings.ToLower(f.TenantID)))
 	}
-	return listSubscriptions(ctx, db.r, strings.Join(where, " AND "), a)
+	if f.Search != "" {
+		p := a.add(containsPattern(f.Search))
+		where = append(where, `(LOWER(display_name) LIKE `+p+` ESCAPE '\' OR id LIKE `+p+` ESCAPE '\')`)
+	}
+	w := strings.Join(where, " AND ")
+	if f.Limit > 0 {
+		return listSubscriptions(ctx, db.r, w, a, fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0)))
+	}
+	return listSubscriptions(ctx, db.r, w, a, "")
 }
 
 // SubscriptionSetLevel changes a level and makes the stored data fit it, in

@@ -190,17 +190,47 @@ func (s *Server) visibleSubscription(r *http.Request, id string) (*steward.Subsc
 }
 
 func (s *Server) apiListSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	f := steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))}
-	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), f)
+	f, err := subscriptionFilter(r, 1000)
 	if err != nil {
 		return err
 	}
-	out := listResponse[apiSubscription]{Items: []apiSubscription{}}
+	subs, next, err := s.subscriptionPage(r, f)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiSubscription]{Items: []apiSubscription{}, Next: next}
 	for _, sub := range subs {
 		out.Items = append(out.Items, toAPISubscription(sub))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// subscriptionFilter reads tenant, q (part of a name or ID), limit (at
+// most, and by default, max) and cursor (where the previous page ended).
+func subscriptionFilter(r *http.Request, max int) (steward.SubscriptionFilter, error) {
+	q := r.URL.Query()
+	f := steward.SubscriptionFilter{TenantID: strings.ToLower(q.Get("tenant")), Search: strings.TrimSpace(q.Get("q")), Limit: max}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > max {
+			return f, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to %d.", max)
+		}
+		f.Limit = n
+	}
+	offset, err := cursorParam(r)
+	f.Offset = int(min(offset, 1<<31))
+	return f, err
+}
+
+// subscriptionPage lists one page, and the cursor of the next ("" at the end).
+func (s *Server) subscriptionPage(r *http.Request, f steward.SubscriptionFilter) ([]*steward.Subscription, string, error) {
+	f.Limit++ // one more says whether a next page exists
+	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), f)
+	if err != nil || len(subs) < f.Limit {
+		return subs, "", err
+	}
+	return subs[:f.Limit-1], strconv.Itoa(f.Offset + f.Limit - 1), nil
 }
 
 func (s *Server) apiGetSubscription(w http.ResponseWriter, r *http.Request) error {

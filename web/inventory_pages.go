@@ -20,8 +20,11 @@ type subscriptionRow struct {
 }
 
 type subscriptionsPage struct {
-	Rows    []subscriptionRow
-	Running bool
+	Rows           []subscriptionRow
+	Running        bool
+	Search, Tenant string
+	First, Last    int    // the rows shown, counted from 1
+	Next           string // the next page's link, or ""
 }
 
 func (s *Server) subscriptionRows(r *http.Request, subs []*steward.Subscription) ([]subscriptionRow, bool, error) {
@@ -48,8 +51,15 @@ func (s *Server) subscriptionRows(r *http.Request, subs []*steward.Subscription)
 	return rows, running, nil
 }
 
+// subscriptionsPerPage keeps the page light with a thousand subscriptions.
+const subscriptionsPerPage = 100
+
 func (s *Server) pageSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), steward.SubscriptionFilter{TenantID: strings.ToLower(r.URL.Query().Get("tenant"))})
+	f, err := subscriptionFilter(r, subscriptionsPerPage)
+	if err != nil {
+		return err
+	}
+	subs, next, err := s.subscriptionPage(r, f)
 	if err != nil {
 		return err
 	}
@@ -57,7 +67,11 @@ func (s *Server) pageSubscriptions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	v := view{Title: "Subscriptions", Nav: "subscriptions", Flash: flash(r), Data: subscriptionsPage{Rows: rows, Running: running}}
+	page := subscriptionsPage{Rows: rows, Running: running, Search: f.Search, Tenant: f.TenantID, First: f.Offset + 1, Last: f.Offset + len(rows)}
+	if next != "" {
+		page.Next = "/subscriptions?" + url.Values{"q": {f.Search}, "tenant": {f.TenantID}, "cursor": {next}}.Encode()
+	}
+	v := view{Title: "Subscriptions", Nav: "subscriptions", Flash: flash(r), Data: page}
 	if running {
 		v.Refresh = 3 // show sync progress without a script
 	}

@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/emulator"
 	"github.com/stewardhq/steward/internal/stewardtest"
+	"github.com/stewardhq/steward/store/storetest"
 )
 
 // TestInventoryAPI drives the inventory API as a script would: sync a
@@ -119,5 +122,74 @@ func TestInventoryAPI(t *testing.T) {
 	wantStatus(t, resp, out, http.StatusOK)
 	if !strings.HasPrefix(out, "group,day,cost,currency\n") || strings.Count(out, "\n") < 2 {
 		t.Fatalf("costs CSV: %.300s", out)
+	}
+}
+
+// TestSubscriptionsSearchAndPages: the list finds subscriptions by part of
+// their name or ID, in any case, and pages through them with a cursor.
+func TestSubscriptionsSearchAndPages(t *testing.T) {
+	t.Parallel()
+	for _, engine := range storetest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			subscriptionsSearchAndPages(t, setupEngine(t, engine))
+		})
+	}
+}
+
+func subscriptionsSearchAndPages(t *testing.T, b *testBundle) {
+	e, _ := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
+	b.useEmulator(t, e)
+	contoso, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
+	if _, _, err := b.svc.Access.ConnectServicePrincipal(stewardtest.Admin(t.Context()), steward.ServicePrincipalInput{TenantID: contoso.ID, Name: "Contoso", Read: stewardtest.Credential(reader)}); err != nil {
+		t.Fatal(err)
+	}
+	vera, token := b.user(t, "vera", steward.Grant{Role: steward.RoleViewer})
+	type page struct {
+		Items []struct{ ID, DisplayName string } `json:"items"`
+		Next  string                             `json:"next"`
+	}
+	get := func(path string) page {
+		t.Helper()
+		resp, body := b.do(t, req{method: "GET", path: path, token: token})
+		wantStatus(t, resp, body, http.StatusOK)
+		var p page
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	all := get("/api/v1/subscriptions")
+	if len(all.Items) != len(contoso.Subscriptions) || all.Next != "" || len(all.Items) < 3 {
+		t.Fatalf("all: %+v", all)
+	}
+	var paged []string
+	for cursor := ""; ; {
+		p := get("/api/v1/subscriptions?limit=2" + cursor)
+		for _, s := range p.Items {
+			paged = append(paged, s.ID)
+		}
+		if p.Next == "" {
+			break
+		}
+		cursor = "&cursor=" + p.Next
+	}
+	for i, s := range all.Items {
+		if i >= len(paged) || paged[i] != s.ID {
+			t.Fatalf("pages of 2 gave %v, all at once %+v", paged, all.Items)
+		}
+	}
+	want := all.Items[1]
+	byName := get("/api/v1/subscriptions?q=" + url.QueryEscape(strings.ToUpper(want.DisplayName[2:7])))
+	if !slices.ContainsFunc(byName.Items, func(s struct{ ID, DisplayName string }) bool { return s.ID == want.ID }) {
+		t.Fatalf("by part of the name: %+v", byName.Items)
+	}
+	if byID := get("/api/v1/subscriptions?q=" + want.ID[:8]); len(byID.Items) != 1 || byID.Items[0].ID != want.ID {
+		t.Fatalf("by part of the ID: %+v", byID.Items)
+	}
+	resp, body := b.do(t, req{method: "GET", path: "/subscriptions?q=" + url.QueryEscape(want.ID), cookie: b.session(t, vera.ID)})
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, want.ID) || strings.Contains(body, all.Items[0].ID) {
+		t.Fatalf("the page searched for %s: %.500s", want.ID, body)
 	}
 }

@@ -101,7 +101,8 @@ func (s *Server) routeTable() []*route {
 			doc: &apiDoc{tag: "lighthouse", summary: "Built-in roles and whether Lighthouse accepts each", response: "LighthouseRoleList"}},
 
 		{method: "GET", path: "/api/v1/subscriptions", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiListSubscriptions,
-			doc: &apiDoc{tag: "inventory", summary: "Subscriptions with their sync levels", query: []param{{"tenant", "string", "Only this tenant's"}}, response: "SubscriptionList"}},
+			doc: &apiDoc{tag: "inventory", summary: "Subscriptions with their sync levels, by name, paged", query: []param{{"tenant", "string", "Only this tenant's"},
+				{"q", "string", "Part of the display name or ID"}, {"limit", "integer", "At most this many (1–1000, default 1000)"}, {"cursor", "string", "The next value of the previous page"}}, response: "SubscriptionList"}},
 		{method: "GET", path: "/api/v1/subscriptions/{subscriptionId}", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiGetSubscription,
 			doc: &apiDoc{tag: "inventory", summary: "One subscription", response: "Subscription"}},
 		{method: "PUT", path: "/api/v1/subscriptions/{subscriptionId}/sync-level", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiSetSyncLevel,
