@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,11 +110,30 @@ type apiItem struct {
 	AppliedAt  *time.Time            `json:"appliedAt,omitempty"`
 }
 
+// apiPreview is what an edit changes: every change summed up by tag and
+// values, and the first previewRows resources one by one, so the preview
+// of fifty thousand resources stays a few kilobytes.
 type apiPreview struct {
-	DryRun    bool                 `json:"dryRun"`
-	Resources int                  `json:"resources"`
-	Changes   []apiPreviewResource `json:"changes"`
-	Refused   []apiRefusal         `json:"refused"`
+	DryRun       bool                 `json:"dryRun"`
+	Resources    int                  `json:"resources"`    // resources the edit selects
+	Changed      int                  `json:"changed"`      // of those, how many it changes
+	RefusedCount int                  `json:"refusedCount"` // how many it may not change
+	Summary      []apiChangeSummary   `json:"summary"`     // the commonest previewRows changes
+	MoreChanges  int                  `json:"moreChanges"` // distinct changes beyond those
+	Changes      []apiPreviewResource `json:"changes"` // the first previewRows changed
+	Refused      []apiRefusal         `json:"refused"` // the first previewRows refused
+}
+
+// previewRows is how many resources a preview lists one by one.
+const previewRows = 200
+
+// apiChangeSummary is one change (a tag from one value to another) and how
+// many resources it makes; old or new is null where the tag is absent.
+type apiChangeSummary struct {
+	Key       string  `json:"key"`
+	Old       *string `json:"old"`
+	New       *string `json:"new"`
+	Resources int     `json:"resources"`
 }
 
 // apiRefusal is a resource the edit may not change: code is forbidden (the
@@ -440,14 +460,48 @@ func (in tagEditInput) request() (*steward.TagEditRequest, error) {
 }
 
 func toAPIPreview(p *steward.TagEditPreview, dryRun bool) apiPreview {
-	out := apiPreview{DryRun: dryRun, Resources: p.Resources, Changes: []apiPreviewResource{}, Refused: []apiRefusal{}}
-	for _, r := range p.Refused {
+	out := apiPreview{DryRun: dryRun, Resources: p.Resources, Changed: len(p.Changed), RefusedCount: len(p.Refused),
+		Summary: []apiChangeSummary{}, Changes: []apiPreviewResource{}, Refused: []apiRefusal{}}
+	for _, r := range p.Refused[:min(len(p.Refused), previewRows)] {
 		out.Refused = append(out.Refused, apiRefusal{ResourceID: r.ResourceID, Reason: r.Reason, Code: r.Code})
 	}
-	for _, c := range p.Changed {
-		out.Changes = append(out.Changes, apiPreviewResource{ResourceID: c.Resource.ID, Changes: c.Changes})
+	type change struct{ key, old, new string }
+	counts := map[change]int{}
+	var order []change
+	for i, c := range p.Changed {
+		if i < previewRows {
+			out.Changes = append(out.Changes, apiPreviewResource{ResourceID: c.Resource.ID, Changes: c.Changes})
+		}
+		for _, tc := range c.Changes {
+			k := change{tc.Key, valueKey(tc.Old), valueKey(tc.New)}
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+		}
 	}
+	slices.SortStableFunc(order, func(a, b change) int { return counts[b] - counts[a] }) // the commonest first
+	for _, k := range order[:min(len(order), previewRows)] {
+		out.Summary = append(out.Summary, apiChangeSummary{Key: k.key, Old: valueOf(k.old), New: valueOf(k.new), Resources: counts[k]})
+	}
+	out.MoreChanges = max(len(order)-previewRows, 0)
 	return out
+}
+
+// valueKey and valueOf carry an optional value through a map key: "\x00"
+// stands for absent, which no stored value can be.
+func valueKey(v *string) string {
+	if v == nil {
+		return "\x00"
+	}
+	return *v
+}
+
+func valueOf(k string) *string {
+	if k == "\x00" {
+		return nil
+	}
+	return &k
 }
 
 func (s *Server) apiCreateTagEdit(w http.ResponseWriter, r *http.Request) error {

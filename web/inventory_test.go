@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -193,3 +194,37 @@ func subscriptionsSearchAndPages(t *testing.T, b *testBundle) {
 		t.Fatalf("the page searched for %s: %.500s", want.ID, body)
 	}
 }
+
+// TestPreviewIsSummarised: the preview of an edit over many resources sums
+// its changes up and lists only the first resources and refusals.
+func TestPreviewIsSummarised(t *testing.T) {
+	t.Parallel()
+	p := &steward.TagEditPreview{Resources: 50_000}
+	for i := range 49_000 {
+		old := []string{"prod", "Prod", "PROD"}[i%3]
+		p.Changed = append(p.Changed, &steward.TagPlan{Resource: &steward.Resource{ID: fmt.Sprintf("/subscriptions/s/resourceGroups/g/providers/Microsoft.Web/sites/r%d", i)},
+			Changes: []steward.TagChange{{Key: "env", Old: &old, New: ptrTo("production")}, {Key: "owner " + strconv.Itoa(i), Old: ptrTo("x")}}})
+	}
+	for i := range 1_000 {
+		p.Refused = append(p.Refused, steward.TagRefusal{ResourceID: fmt.Sprint("refused", i), Reason: "hidden-related", Code: steward.EUNPROCESSABLE})
+	}
+	out := toAPIPreview(p, true)
+	if out.Changed != 49_000 || out.RefusedCount != 1_000 || len(out.Changes) != previewRows || len(out.Refused) != previewRows {
+		t.Fatalf("%d changed, %d refused; listed %d and %d", out.Changed, out.RefusedCount, len(out.Changes), len(out.Refused))
+	}
+	// The three spellings of env, commonest first, then one line per owner
+	// tag up to the limit, and the rest counted.
+	if len(out.Summary) != previewRows || out.MoreChanges != 3+49_000-previewRows {
+		t.Fatalf("summary of %d lines, %d more", len(out.Summary), out.MoreChanges)
+	}
+	for _, s := range out.Summary[:3] {
+		if s.Key != "env" || s.Resources != 49_000/3+1 && s.Resources != 49_000/3 || *s.New != "production" {
+			t.Fatalf("env changes: %+v", out.Summary[:3])
+		}
+	}
+	if j, _ := json.Marshal(out); len(j) > 100_000 {
+		t.Fatalf("the preview of 50,000 resources is %d bytes", len(j))
+	}
+}
+
+func ptrTo(s string) *string { return &s }
