@@ -118,10 +118,10 @@ type apiPreview struct {
 	Resources    int                  `json:"resources"`    // resources the edit selects
 	Changed      int                  `json:"changed"`      // of those, how many it changes
 	RefusedCount int                  `json:"refusedCount"` // how many it may not change
-	Summary      []apiChangeSummary   `json:"summary"`     // the commonest previewRows changes
-	MoreChanges  int                  `json:"moreChanges"` // distinct changes beyond those
-	Changes      []apiPreviewResource `json:"changes"` // the first previewRows changed
-	Refused      []apiRefusal         `json:"refused"` // the first previewRows refused
+	Summary      []apiChangeSummary   `json:"summary"`      // the commonest previewRows changes
+	MoreChanges  int                  `json:"moreChanges"`  // distinct changes beyond those
+	Changes      []apiPreviewResource `json:"changes"`      // the first previewRows changed
+	Refused      []apiRefusal         `json:"refused"`      // the first previewRows refused
 }
 
 // previewRows is how many resources a preview lists one by one.
