@@ -84,3 +84,38 @@ func RequireScope(ctx context.Context, p Permission) (Scope, error) {
 	}
 	return a.Scope(p), nil
 }
+
+// RequireSystem refuses work that only Steward's own jobs do (the job
+// runner runs every job as the system actor). EFORBIDDEN.
+func RequireSystem(ctx context.Context) error {
+	if !ActorFromContext(ctx).IsSystem() {
+		return Errorf(EFORBIDDEN, "Only Steward's own jobs do this.")
+	}
+	return nil
+}
+
+// TenantGetter reads one tenant within a scope.
+type TenantGetter interface {
+	TenantGet(ctx context.Context, scope Scope, id string) (*Tenant, error)
+}
+
+// TenantFor returns a tenant on which the caller holds p: ENOTFOUND when
+// they may not even read it (as if it did not exist), EFORBIDDEN when they
+// may read it but not p, EUNAUTHORIZED without an actor.
+func TenantFor(ctx context.Context, tenants TenantGetter, id string, p Permission) (*Tenant, error) {
+	a, err := RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := tenants.TenantGet(ctx, a.Scope(PermInventoryRead), id)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Can(p, t.ID) {
+		if p == PermTenantsManage {
+			return nil, Errorf(EFORBIDDEN, "Your roles do not allow managing tenant %s.", t.Name)
+		}
+		return nil, Errorf(EFORBIDDEN, "Your roles do not allow this in tenant %s (it needs %s).", t.Name, p)
+	}
+	return t, nil
+}

@@ -14,7 +14,7 @@ import (
 
 // SetWriteAccess turns writing on or off at once.
 func (s *Service) SetWriteAccess(ctx context.Context, tenantID string, on bool) (*steward.Tenant, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ var mpnRE = regexp.MustCompile(`^[0-9]{6,10}$`)
 // SetPartnerID links the partner's MPN ID to each of the tenant's Steward
 // identities (Partner Admin Link is per identity), or removes the link.
 func (s *Service) SetPartnerID(ctx context.Context, tenantID, partnerID string) (*steward.Tenant, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ type customRole struct {
 // a custom role for a service principal (or consent), the narrowest
 // built-in roles for Lighthouse, which accepts only built-in roles.
 func (s *Service) LeastPrivilegeRole(ctx context.Context, tenantID string) ([]byte, []string, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermInventoryRead)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermInventoryRead)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -143,7 +143,7 @@ func (s *Service) LeastPrivilegeRole(ctx context.Context, tenantID string) ([]by
 
 // CheckExpiry warns once per threshold about credentials expiring soon.
 func (s *Service) CheckExpiry(ctx context.Context) (int, error) {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return 0, err
 	}
 	tenants, err := s.store.TenantList(ctx, visible(ctx))

@@ -24,7 +24,7 @@ var reminders = []struct {
 // memory: a reminder is due when none was recorded for the tenant within
 // its period, so replicas and restarts send each once.
 func (s *Service) Remind(ctx context.Context) (int, error) {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return 0, err
 	}
 	tenants, err := s.store.TenantList(ctx, visible(ctx))

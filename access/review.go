@@ -16,7 +16,7 @@ import (
 // do there, its credentials' age and expiry, the last validation, who wrote
 // through Steward (its audit log) and who wrote in Azure (the activity log).
 func (s *Service) Review(ctx context.Context, tenantID string, from, to time.Time) (*steward.ReviewReport, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermAuditRead)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermAuditRead)
 	if err != nil {
 		return nil, err
 	}

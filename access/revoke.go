@@ -13,7 +13,7 @@ import (
 // fresh consent, or by the customer), Steward checks with its own tokens
 // that nothing is granted any more and marks the tenant revoked-verified.
 func (s *Service) Revoke(ctx context.Context, tenantID string, method steward.RevocationMethod) (*steward.RevocationProof, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Service) Revoke(ctx context.Context, tenantID string, method steward.Re
 // RevocationCommands are the Azure CLI commands a customer runs to remove
 // Steward's access without Steward's help.
 func (s *Service) RevocationCommands(ctx context.Context, tenantID string, method steward.RevocationMethod) ([]string, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}

@@ -119,7 +119,7 @@ func (s *Service) alert(ctx context.Context, a steward.Alert) {
 
 // actor is who asks, for names in events and alerts. Without one it is a
 // nobody that may do nothing: every entry point refuses such a call first
-// (requireManage, tenantFor, readScope), and nothing fails open.
+// (requireManage, steward.TenantFor, readScope), and nothing fails open.
 func actor(ctx context.Context) *steward.Actor {
 	if a := steward.ActorFromContext(ctx); a != nil {
 		return a
@@ -147,36 +147,7 @@ func readScope(ctx context.Context) (steward.Scope, error) {
 }
 
 // visible is the caller's read scope, for the reads inside work already
-// checked (tenantFor let it through, or a job runs it).
+// checked (steward.TenantFor let it through, or a job runs it).
 func visible(ctx context.Context) steward.Scope {
 	return steward.ScopeFor(ctx, steward.PermInventoryRead)
-}
-
-// tenantFor returns a tenant on which the caller holds p: ENOTFOUND when
-// they may not even read it (as if it did not exist), EFORBIDDEN when they
-// may read it but not p.
-func (s *Service) tenantFor(ctx context.Context, id string, p steward.Permission) (*steward.Tenant, error) {
-	sc, err := readScope(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.TenantGet(ctx, sc, id)
-	if err != nil {
-		return nil, err
-	}
-	if !actor(ctx).Can(p, t.ID) {
-		if p == steward.PermTenantsManage {
-			return nil, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow managing tenant %s.", t.Name)
-		}
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow this in tenant %s (it needs %s).", t.Name, p)
-	}
-	return t, nil
-}
-
-// requireSystem refuses a scheduled job's work to anyone but Steward.
-func requireSystem(ctx context.Context) error {
-	if !steward.ActorFromContext(ctx).IsSystem() {
-		return steward.Errorf(steward.EFORBIDDEN, "Only Steward's own jobs do this.")
-	}
-	return nil
 }

@@ -139,7 +139,7 @@ func (s *Service) tenantIdentities(ctx context.Context, t *steward.Tenant) ([]pu
 // Validate checks a tenant's identities and compares each subscription's
 // effective permissions with what its level needs.
 func (s *Service) Validate(ctx context.Context, tenantID string) (*steward.ValidationReport, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage)
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,7 @@ const costBatch = 2000
 // Each row keeps the resource's tags as Steward knows them when the row is
 // fetched, so a report by tag shows the tags a day's cost was spent under.
 func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return err
 	}
 	sub, err := s.store.SubscriptionGet(ctx, visible(ctx), subscriptionID)

@@ -117,36 +117,8 @@ func readScope(ctx context.Context) (steward.Scope, error) {
 	return steward.RequireScope(ctx, steward.PermInventoryRead)
 }
 
-// requireSystem refuses a job's work to anyone but Steward itself: the job
-// runner runs every job as the system actor; people ask for syncs and
-// write-backs through SyncNow and SubmitTagEdit, which check their roles.
-func requireSystem(ctx context.Context) error {
-	if !steward.ActorFromContext(ctx).IsSystem() {
-		return steward.Errorf(steward.EFORBIDDEN, "Only Steward's own jobs do this.")
-	}
-	return nil
-}
-
-// tenantFor returns a tenant on which the caller holds p: ENOTFOUND when
-// they may not even read it (as if it did not exist), EFORBIDDEN when they
-// may read it but not p.
-func (s *Service) tenantFor(ctx context.Context, id string, p steward.Permission, what string) (*steward.Tenant, error) {
-	sc, err := readScope(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.store.TenantGet(ctx, sc, id)
-	if err != nil {
-		return nil, err
-	}
-	if !steward.ActorFromContext(ctx).Can(p, t.ID) {
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow %s in tenant %s.", what, t.Name)
-	}
-	return t, nil
-}
-
 // subscriptionFor returns a subscription in whose tenant the caller holds
-// p, like tenantFor.
+// p, like steward.TenantFor.
 func (s *Service) subscriptionFor(ctx context.Context, id string, p steward.Permission, what string) (*steward.Subscription, error) {
 	sc, err := readScope(ctx)
 	if err != nil {
@@ -164,7 +136,7 @@ func (s *Service) subscriptionFor(ctx context.Context, id string, p steward.Perm
 
 // visible is the caller's read scope (everything, for Steward's own jobs),
 // for the reads inside work already checked: a job, or a request for one
-// tenant's work that tenantFor or subscriptionFor let through.
+// tenant's work that steward.TenantFor or subscriptionFor let through.
 func visible(ctx context.Context) steward.Scope {
 	return steward.ScopeFor(ctx, steward.PermInventoryRead)
 }

@@ -15,7 +15,7 @@ import (
 // one whose level reads resources: one Resource Graph job for many small
 // subscriptions, or one ARM job per subscription (parallel).
 func (s *Service) SyncTenant(ctx context.Context, tenantID, reason string) ([]*steward.SyncRun, error) {
-	t, err := s.tenantFor(ctx, tenantID, steward.PermTenantsManage, "starting syncs")
+	t, err := steward.TenantFor(ctx, s.store, tenantID, steward.PermTenantsManage)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 // last good state plus whole pages; deletions are detected only after a
 // listing that started at the first page and reached the last.
 func (s *Service) RunSync(ctx context.Context, runID int64) error {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return err
 	}
 	s.stats.enter()
@@ -373,7 +373,7 @@ func (s *Service) writePage(ctx context.Context, sub *steward.Subscription, rs [
 
 // RunGraphSync syncs several subscriptions of a tenant with Resource Graph.
 func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []int64) error {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return err
 	}
 	s.stats.enter()
@@ -533,7 +533,7 @@ func (s *Service) firstCosts(ctx context.Context, subscriptionID string) {
 }
 
 // actorName names who asked, for run records: every caller has an actor
-// by now (readScope and requireSystem refuse the others).
+// by now (readScope and steward.RequireSystem refuse the others).
 func actorName(ctx context.Context) string {
 	return steward.ActorFromContext(ctx).Name
 }

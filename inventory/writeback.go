@@ -17,7 +17,7 @@ const claimBatch = 50
 // items with a lease, so two workers never write the same item, and an
 // item whose worker died is retried once the lease passes.
 func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) error {
-	if err := requireSystem(ctx); err != nil {
+	if err := steward.RequireSystem(ctx); err != nil {
 		return err
 	}
 	sub, err := s.store.SubscriptionGet(ctx, visible(ctx), subscriptionID)
