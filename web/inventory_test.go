@@ -222,7 +222,9 @@ func TestPreviewIsSummarised(t *testing.T) {
 			t.Fatalf("env changes: %+v", out.Summary[:3])
 		}
 	}
-	if j, _ := json.Marshal(out); len(j) > 100_000 {
+	j, _ := json.Marshal(out)
+	t.Logf("the preview of 50,000 resources is %d bytes", len(j))
+	if len(j) > 100_000 {
 		t.Fatalf("the preview of 50,000 resources is %d bytes", len(j))
 	}
 }
