@@ -325,9 +325,13 @@ type InventoryStore interface {
 	// are held. All in one transaction with the event. ENOTFOUND, EINVALID.
 	SubscriptionSetLevel(ctx context.Context, id string, level SyncLevel, ev *AuditEvent) (*Subscription, error)
 
-	// SyncRunCreate stores a queued run and sets its ID; Expected is taken
-	// from the last successful run. ENOTFOUND (subscription).
+	// SyncRunCreate stores a queued run with its job (SyncRunsCreate).
 	SyncRunCreate(ctx context.Context, run *SyncRun) error
+	// SyncRunsCreate stores queued runs and sets their IDs, in one
+	// transaction with their jobs: one Resource Graph sync per tenant for
+	// runs of that method, a sync per run for the others. Expected is taken
+	// from each subscription's last successful run. ENOTFOUND (subscription).
+	SyncRunsCreate(ctx context.Context, runs []*SyncRun) error
 	// SyncRunUpdate saves a run's progress or outcome; a succeeded run also
 	// becomes the subscription's last sync. ENOTFOUND; ECONFLICT when the
 	// run was canceled meanwhile (another run took its place).

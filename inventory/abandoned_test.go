@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/emulator"
-	"github.com/stewardhq/steward/jobs"
 	"github.com/stewardhq/steward/store"
 	"github.com/stewardhq/steward/store/storetest"
 )
@@ -109,37 +107,8 @@ func TestSyncHeartbeatOutlastsTheLease(t *testing.T) {
 	}
 }
 
-// TestSyncNotQueuedDoesNotHoldItsSubscription: when a run's job cannot be
-// queued, Sync now says so and the run fails, rather than staying queued
-// and holding its subscription for ever.
-func TestSyncNotQueuedDoesNotHoldItsSubscription(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t, storetest.Open(t, store.SQLite))
-	w.syncAll(t)
-	// River's tables were never made in this database: every insert fails.
-	r, err := jobs.New(jobs.Config{SQLite: storetest.Open(t, store.SQLite).WriteDB(), Sessions: w.db, Inventory: w.inv, Store: w.db,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.inv.SetJobs(r)
-	sub := w.subs[0]
-	if _, err := w.inv.SyncNow(w.ctx, sub); err == nil {
-		t.Fatal("Sync now succeeded without queueing its job")
-	}
-	runs, err := w.db.SyncRunList(w.ctx, everything, sub, 1)
-	if err != nil || len(runs) != 1 || runs[0].Status != steward.SyncFailed || runs[0].Error == "" {
-		t.Fatalf("the run not queued: %+v, %v", runs, err)
-	}
-	w.inv.SetJobs(nil)
-	next, err := w.inv.SyncNow(w.ctx, sub)
-	if err != nil || next.ID == runs[0].ID || next.Status != steward.SyncQueued {
-		t.Fatalf("Sync now afterwards = %+v, %v; want a new run", next, err)
-	}
-}
-
-// TestSyncNowQueuesALostJob: Steward stopped between storing a run and
-// queueing its job. Sync now answers with the run and queues its job
+// TestSyncNowQueuesALostJob: a run stored without its job (by a release
+// that queued jobs after storing runs, and stopped between). Sync now answers with the run and queues its job
 // again, and the run is synced, by one job however often Sync now is
 // pressed.
 func TestSyncNowQueuesALostJob(t *testing.T) {

@@ -220,11 +220,9 @@ func (s *Service) SubmitTagEdit(ctx context.Context, req *steward.TagEditRequest
 	if len(req.Rename) > 0 {
 		ev.With("rename", describeMap(req.Rename))
 	}
+	// Stored with the write-back jobs of its subscriptions.
 	if err := s.store.TagEditCreate(ctx, edit, items, ev); err != nil {
 		return nil, err
-	}
-	for _, sid := range slices.Sorted(maps.Keys(subs)) {
-		s.enqueueWriteBack(ctx, sid)
 	}
 	return edit, nil
 }

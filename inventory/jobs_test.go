@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,19 +77,11 @@ func TestThroughTheJobQueue(t *testing.T) {
 // startJobs runs the world's work through River, as `steward serve` does.
 func (w *world) startJobs(t *testing.T) {
 	t.Helper()
-	cfg := jobs.Config{Sessions: w.db, Inventory: w.inv, Store: w.db, PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-	if w.db.Engine() == store.Postgres {
-		cfg.Postgres = w.db.Pool()
-	} else {
-		cfg.SQLite = w.db.WriteDB()
-	}
-	r, err := jobs.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := w.runner(t)
 	if _, err := r.Migrate(w.ctx); err != nil {
 		t.Fatal(err)
 	}
+	w.db.SetQueue(r)
 	w.inv.SetJobs(r)
 	if err := r.Start(t.Context()); err != nil {
 		t.Fatal(err)
@@ -105,4 +98,74 @@ func eventually(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// runner makes a job runner on the world's database, as `steward serve` does.
+func (w *world) runner(t *testing.T) *jobs.Runner {
+	t.Helper()
+	r, err := jobs.New(jobs.Config{DB: w.db.WriteDB(), Postgres: w.db.Pool(), Sessions: w.db, Inventory: w.inv, Store: w.db,
+		PollInterval: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestWorkIsStoredWithItsJob: runs and edits are stored in one transaction
+// with their jobs, so when the job cannot be queued nothing is stored —
+// no run holds its subscription as queued, no edit waits for a job that
+// does not exist — and when it can, every stored run and edit has its job.
+func TestWorkIsStoredWithItsJob(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.syncAll(t)
+		res := w.stored(t, w.subs[1])[0]
+		count := func(q string) int {
+			t.Helper()
+			var n int
+			if err := db.WriteDB().QueryRowContext(w.ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		runsBefore, editsBefore := count(`SELECT COUNT(*) FROM sync_runs`), count(`SELECT COUNT(*) FROM tag_edits`)
+
+		// River's tables are not made yet: every job insert fails.
+		w.db.SetQueue(w.runner(t))
+		if _, err := w.inv.SyncNow(w.ctx, w.subs[0]); err == nil {
+			t.Fatal("Sync now succeeded without its job")
+		}
+		if _, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test"); err == nil {
+			t.Fatal("a tenant sync succeeded without its jobs")
+		}
+		edit := &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"steward-job": "yes"}}
+		if _, err := w.inv.SubmitTagEdit(w.ctx, edit); err == nil {
+			t.Fatal("an edit was accepted without its write-back job")
+		}
+		if r, e := count(`SELECT COUNT(*) FROM sync_runs`), count(`SELECT COUNT(*) FROM tag_edits`); r != runsBefore || e != editsBefore {
+			t.Fatalf("%d runs and %d edits stored without jobs", r-runsBefore, e-editsBefore)
+		}
+
+		w.startJobs(t)
+		runs, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test")
+		if err != nil || len(runs) != len(w.subs) {
+			t.Fatalf("runs %v, %v", runs, err)
+		}
+		if _, err := w.inv.SubmitTagEdit(w.ctx, edit); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(`SELECT COUNT(*) FROM sync_runs WHERE id > ` + strconv.Itoa(runsBefore)); n != len(w.subs) {
+			t.Fatalf("%d new runs, want %d", n, len(w.subs))
+		}
+		if n := count(`SELECT COUNT(*) FROM river_job WHERE kind = 'sync_subscription'`); n != len(w.subs) {
+			t.Errorf("%d sync jobs for %d runs", n, len(w.subs))
+		}
+		if n := count(`SELECT COUNT(*) FROM river_job WHERE kind = 'write_back'`); n < 1 {
+			t.Errorf("no write-back job for the edit")
+		}
+		eventually(t, "edit applied", func() bool {
+			got, err := w.inv.TagEdits(w.ctx, 1)
+			return err == nil && len(got) == 1 && got[0].AppliedCount == 1
+		})
+	})
 }

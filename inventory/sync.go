@@ -30,49 +30,55 @@ func (s *Service) SyncTenant(ctx context.Context, tenantID, reason string) ([]*s
 		}
 	}
 	method := s.method(ctx, t, eligible)
-	var runs []*steward.SyncRun
+	var runs, created, waiting []*steward.SyncRun
 	for _, sub := range eligible {
 		if r, busy := s.activeRun(ctx, sub.ID); busy {
 			runs = append(runs, r)
+			if r.Status == steward.SyncQueued {
+				waiting = append(waiting, r)
+			}
 			continue
 		}
 		run := &steward.SyncRun{SubscriptionID: sub.ID, Reason: reason, Method: method, Status: steward.SyncQueued, CreatedBy: actorName(ctx)}
-		if err := s.store.SyncRunCreate(ctx, run); err != nil {
-			return runs, err
-		}
-		runs = append(runs, run)
+		runs, created = append(runs, run), append(created, run)
 	}
+	// The runs and their jobs are stored together: a Resource Graph sync
+	// of the tenant, or a sync of each subscription.
+	if err := s.store.SyncRunsCreate(ctx, created); err != nil {
+		return nil, err
+	}
+	return runs, s.requeue(ctx, t.ID, waiting)
+}
+
+// requeue queues the jobs of runs already queued: their jobs may be gone
+// (discarded after their last attempt, or never queued by a release that
+// queued jobs after storing runs); if not, queueing them again does
+// nothing. A run whose job cannot be queued fails, so that it does not hold
+// its subscription as queued for ever.
+func (s *Service) requeue(ctx context.Context, tenantID string, runs []*steward.SyncRun) error {
 	if s.jobs == nil {
-		return runs, nil
+		return nil
 	}
-	if method == steward.SyncResourceGraph {
-		var ids []int64
-		for _, r := range runs {
-			if r.Status == steward.SyncQueued {
-				ids = append(ids, r.ID)
-			}
-		}
-		if len(ids) == 0 {
-			return runs, nil
-		}
-		if err := s.jobs.EnqueueGraphSync(ctx, t.ID, ids); err != nil {
-			for _, r := range runs {
-				if r.Status == steward.SyncQueued {
-					s.fail(ctx, r, err)
-				}
-			}
-			return runs, err
-		}
-		return runs, nil
-	}
+	var graph []int64
 	for _, r := range runs {
-		if r.Status == steward.SyncQueued {
-			if err := s.enqueue(ctx, r); err != nil {
-				return runs, err
+		if r.Method == steward.SyncResourceGraph {
+			graph = append(graph, r.ID)
+		} else if err := s.enqueue(ctx, r); err != nil {
+			return err
+		}
+	}
+	if len(graph) == 0 {
+		return nil
+	}
+	err := s.jobs.EnqueueGraphSync(ctx, tenantID, graph)
+	if err != nil {
+		for _, r := range runs {
+			if r.Method == steward.SyncResourceGraph {
+				s.fail(ctx, r, err)
 			}
 		}
 	}
-	return runs, nil
+	return err
 }
 
 // discover records the subscriptions the tenant's read identity sees now.
@@ -204,28 +210,23 @@ func (s *Service) SyncNow(ctx context.Context, subscriptionID string) (*steward.
 	}
 	if r, busy := s.activeRun(ctx, sub.ID); busy {
 		if r.Status == steward.SyncQueued && r.Method != steward.SyncResourceGraph {
-			// Its job may be lost (Steward stopped between storing the
-			// run and queueing it); if not, queueing it again does nothing.
-			if err := s.enqueue(ctx, r); err != nil {
+			if err := s.enqueue(ctx, r); err != nil { // see requeue
 				return nil, err
 			}
 		}
 		return r, nil
 	}
+	// Stored with its job. Should another replica have queued a run of the
+	// subscription a moment ago, the older of the two gives way when it
+	// starts (see SyncRunClaim).
 	run := &steward.SyncRun{SubscriptionID: sub.ID, Reason: "manual", Method: steward.SyncARM, Status: steward.SyncQueued, CreatedBy: actorName(ctx)}
 	if err := s.store.SyncRunCreate(ctx, run); err != nil {
-		return nil, err
-	}
-	if err := s.enqueue(ctx, run); err != nil {
 		return nil, err
 	}
 	return run, nil
 }
 
-// enqueue queues a run's job. Should another replica have queued a run of
-// the subscription a moment ago, the older of the two gives way when it
-// starts (see SyncRunClaim). A run that could not be queued fails, so that
-// it does not hold its subscription as queued for ever.
+// enqueue queues a queued run's job again, or fails the run.
 func (s *Service) enqueue(ctx context.Context, run *steward.SyncRun) error {
 	if s.jobs == nil {
 		return nil

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -134,6 +135,37 @@ func (r *Runner) EnqueueWriteBack(ctx context.Context, subscriptionID string) er
 func (r *Runner) EnqueueCosts(ctx context.Context, subscriptionID string) error {
 	if _, err := r.client.Insert(ctx, CostsArgs{SubscriptionID: subscriptionID}, uniqueWaiting); err != nil {
 		return fmt.Errorf("queueing costs: %w", err)
+	}
+	return nil
+}
+
+// EnqueueSyncTx queues a sync run's job in the transaction that stores
+// the run, so the run is never stored without it.
+func (r *Runner) EnqueueSyncTx(ctx context.Context, tx *sql.Tx, runID int64, subscriptionID string) error {
+	if _, err := r.client.InsertTx(ctx, tx, SyncArgs{SubscriptionID: subscriptionID, RunID: runID}, uniqueWaiting); err != nil {
+		return fmt.Errorf("queueing sync: %w", err)
+	}
+	return nil
+}
+
+// EnqueueGraphSyncTx queues a tenant's Resource Graph sync in the
+// transaction that stores its runs.
+func (r *Runner) EnqueueGraphSyncTx(ctx context.Context, tx *sql.Tx, tenantID string, runIDs []int64) error {
+	if _, err := r.client.InsertTx(ctx, tx, GraphSyncArgs{TenantID: tenantID, RunIDs: runIDs}, uniqueWaiting); err != nil {
+		return fmt.Errorf("queueing graph sync: %w", err)
+	}
+	return nil
+}
+
+// EnqueueWriteBackTx queues write-back of the subscriptions in the
+// transaction that stores their pending items.
+func (r *Runner) EnqueueWriteBackTx(ctx context.Context, tx *sql.Tx, subscriptionIDs []string) error {
+	params := make([]river.InsertManyParams, len(subscriptionIDs))
+	for i, s := range subscriptionIDs {
+		params[i] = river.InsertManyParams{Args: WriteBackArgs{SubscriptionID: s}, InsertOpts: uniqueWaiting}
+	}
+	if _, err := r.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queueing write-back: %w", err)
 	}
 	return nil
 }

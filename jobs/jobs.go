@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -39,9 +39,12 @@ const (
 
 // Config wires the runner to its database and to the services its jobs use.
 type Config struct {
-	// SQLite is the store's writer handle; set it or Postgres.
-	SQLite *sql.DB
-	// Postgres is the store's pgx pool; set it or SQLite.
+	// DB is the store's writer handle (store.DB.WriteDB). Required. Jobs
+	// are queued in the store's own transactions on it (see EnqueueSyncTx),
+	// and on SQLite River shares its one writer connection.
+	DB *sql.DB
+	// Postgres is the store's pgx pool on PostgreSQL, nil on SQLite: River
+	// listens on it for new jobs and locks its migrations there.
 	Postgres *pgxpool.Pool
 	// Sessions is pruned of expired sessions. Required.
 	Sessions steward.SessionStore
@@ -105,8 +108,8 @@ func (c Config) WithDefaults() Config {
 }
 
 func (c Config) validate() error {
-	if (c.SQLite == nil) == (c.Postgres == nil) {
-		return errors.New("jobs: set exactly one of SQLite and Postgres")
+	if c.DB == nil {
+		return errors.New("jobs: DB is required")
 	}
 	if c.Sessions == nil {
 		return errors.New("jobs: Sessions is required")
@@ -117,20 +120,12 @@ func (c Config) validate() error {
 	return nil
 }
 
-// client is the part of river.Client the runner uses; it hides the
-// transaction type, which differs between the two drivers.
-type client interface {
-	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
-	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
-}
-
-// Runner owns the River client of this process.
+// Runner owns the River client of this process. Both engines' drivers work
+// on database/sql, as the store does, so a job can be queued in the store
+// transaction that creates its work.
 type Runner struct {
 	cfg     Config
-	client  client
+	client  *river.Client[*sql.Tx]
 	migrate func(ctx context.Context) (*rivermigrate.MigrateResult, error)
 	pending func(ctx context.Context) (bool, error)
 
@@ -195,15 +190,16 @@ func New(cfg Config) (*Runner, error) {
 		Workers:      workers,
 		PeriodicJobs: periodic,
 	}
-	var err error
+	var driver riverdriver.Driver[*sql.Tx] = riversqlite.New(cfg.DB)
 	if cfg.Postgres != nil {
-		r.client, r.migrate, r.pending, err = build(riverpgxv5.New(cfg.Postgres), rc)
-		r.migrate = lockedMigrate(cfg.Postgres, r.migrate)
-	} else {
-		r.client, r.migrate, r.pending, err = build(riversqlite.New(cfg.SQLite), rc)
+		driver = riverdatabasesql.NewWithPgxListener(cfg.DB, cfg.Postgres)
 	}
-	if err != nil {
+	var err error
+	if r.client, r.migrate, r.pending, err = build(driver, rc); err != nil {
 		return nil, err
+	}
+	if cfg.Postgres != nil {
+		r.migrate = lockedMigrate(cfg.Postgres, r.migrate)
 	}
 	return r, nil
 }
@@ -220,7 +216,7 @@ func (asSystem) Work(ctx context.Context, _ *rivertype.JobRow, doInner func(ctx 
 var _ rivertype.WorkerMiddleware = &asSystem{}
 
 // build makes a client and its migrator for one driver.
-func build[TTx any](d riverdriver.Driver[TTx], rc *river.Config) (client, func(context.Context) (*rivermigrate.MigrateResult, error), func(context.Context) (bool, error), error) {
+func build(d riverdriver.Driver[*sql.Tx], rc *river.Config) (*river.Client[*sql.Tx], func(context.Context) (*rivermigrate.MigrateResult, error), func(context.Context) (bool, error), error) {
 	c, err := river.NewClient(d, rc)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("creating the job client: %w", err)

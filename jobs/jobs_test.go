@@ -33,13 +33,8 @@ type instance struct {
 func startInstance(t *testing.T, url, id string) *instance {
 	t.Helper()
 	db := storetest.OpenURL(t, url)
-	cfg := jobs.Config{Sessions: db, PruneInterval: interval, ID: id, PollInterval: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
-	if db.Engine() == store.Postgres {
-		cfg.Postgres = db.Pool()
-	} else {
-		cfg.SQLite = db.WriteDB()
-	}
-	r, err := jobs.New(cfg)
+	r, err := jobs.New(jobs.Config{DB: db.WriteDB(), Postgres: db.Pool(), Sessions: db, PruneInterval: interval, ID: id,
+		PollInterval: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,34 +19,15 @@ var queueStatsSQL = map[bool]string{
 		FROM river_job WHERE state IN ('available', 'running', 'scheduled', 'retryable') GROUP BY queue, state`,
 }
 
-// rows is what pgx's and database/sql's results have in common.
-type rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
 // QueueStats counts the work in each queue, for the metrics: jobs waiting
 // for a worker (and how long the oldest has), running, and set for later
 // (snoozed until Azure's quota resets, or retrying).
 func (r *Runner) QueueStats(ctx context.Context) ([]steward.QueueStat, error) {
-	q := queueStatsSQL[r.cfg.Postgres != nil]
-	var rs rows
-	if r.cfg.Postgres != nil {
-		pr, err := r.cfg.Postgres.Query(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("counting queued jobs: %w", err)
-		}
-		defer pr.Close()
-		rs = pr
-	} else {
-		sr, err := r.cfg.SQLite.QueryContext(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("counting queued jobs: %w", err)
-		}
-		defer sr.Close()
-		rs = sr
+	rs, err := r.cfg.DB.QueryContext(ctx, queueStatsSQL[r.cfg.Postgres != nil])
+	if err != nil {
+		return nil, fmt.Errorf("counting queued jobs: %w", err)
 	}
+	defer rs.Close()
 	byQueue := map[string]*steward.QueueStat{}
 	for _, name := range []string{QueueSync, QueueWriteBack, QueueCosts, QueueChecks} {
 		byQueue[name] = &steward.QueueStat{Queue: name}

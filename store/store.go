@@ -99,7 +99,8 @@ type DB struct {
 	now  func() time.Time
 	log  *slog.Logger
 
-	deleteBatch int // see ResourceDeleteExcept; tests make it small
+	queue       Queue // see SetQueue
+	deleteBatch int   // see ResourceDeleteExcept; tests make it small
 
 	analyzing atomic.Bool    // see ResourceAnalyze
 	group     groupCommit    // see ResourceUpsertMany

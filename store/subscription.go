@@ -326,29 +326,58 @@ func validateSyncRun(r *steward.SyncRun) error {
 	return nil
 }
 
-// SyncRunCreate stores a queued run; Expected is what the last successful
-// run saw.
+// SyncRunCreate stores a queued run with its job.
 func (db *DB) SyncRunCreate(ctx context.Context, run *steward.SyncRun) error {
-	run.SubscriptionID = strings.ToLower(run.SubscriptionID)
-	if run.Status == "" {
-		run.Status = steward.SyncQueued
-	}
-	if err := validateSyncRun(run); err != nil {
-		return err
+	return db.SyncRunsCreate(ctx, []*steward.SyncRun{run})
+}
+
+// SyncRunsCreate stores queued runs and queues their jobs in the same
+// transaction: see steward.InventoryStore.
+func (db *DB) SyncRunsCreate(ctx context.Context, runs []*steward.SyncRun) error {
+	for _, run := range runs {
+		run.SubscriptionID = strings.ToLower(run.SubscriptionID)
+		if run.Status == "" {
+			run.Status = steward.SyncQueued
+		}
+		if err := validateSyncRun(run); err != nil {
+			return err
+		}
 	}
 	return db.inTx(ctx, func(tx *Tx) error {
-		err := tx.QueryRowContext(ctx, `
-			INSERT INTO sync_runs (subscription_id, reason, method, status, created_by, created_at, expected)
-			VALUES ($1, $2, $3, $4, $5, $6, COALESCE((
-				SELECT seen FROM sync_runs WHERE subscription_id = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1), 0))
-			RETURNING id, expected`,
-			run.SubscriptionID, run.Reason, string(run.Method), string(run.Status), run.CreatedBy, tx.now.UnixMicro()).Scan(&run.ID, &run.Expected)
-		if isForeignKeyViolation(err) {
-			return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
-		} else if err != nil {
-			return fmt.Errorf("inserting sync run: %w", err)
+		graph := map[string][]int64{} // tenant → its Resource Graph runs
+		var tenants []string
+		for _, run := range runs {
+			var tenant string
+			err := tx.QueryRowContext(ctx, `
+				INSERT INTO sync_runs (subscription_id, reason, method, status, created_by, created_at, expected)
+				VALUES ($1, $2, $3, $4, $5, $6, COALESCE((
+					SELECT seen FROM sync_runs WHERE subscription_id = $1 AND status = 'succeeded' ORDER BY id DESC LIMIT 1), 0))
+				RETURNING id, expected, (SELECT tenant_id FROM subscriptions WHERE id = $1)`,
+				run.SubscriptionID, run.Reason, string(run.Method), string(run.Status), run.CreatedBy, tx.now.UnixMicro()).Scan(&run.ID, &run.Expected, &tenant)
+			if isForeignKeyViolation(err) {
+				return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+			} else if err != nil {
+				return fmt.Errorf("inserting sync run: %w", err)
+			}
+			run.CreatedAt = tx.now
+			switch {
+			case db.queue == nil || run.Status != steward.SyncQueued:
+			case run.Method == steward.SyncResourceGraph:
+				if graph[tenant] == nil {
+					tenants = append(tenants, tenant)
+				}
+				graph[tenant] = append(graph[tenant], run.ID)
+			default:
+				if err := db.queue.EnqueueSyncTx(ctx, tx.Tx, run.ID, run.SubscriptionID); err != nil {
+					return err
+				}
+			}
 		}
-		run.CreatedAt = tx.now
+		for _, t := range tenants {
+			if err := db.queue.EnqueueGraphSyncTx(ctx, tx.Tx, t, graph[t]); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 }

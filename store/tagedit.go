@@ -78,7 +78,8 @@ func scanItems(rows *sql.Rows) ([]*steward.TagEditItem, error) {
 	return out, nil
 }
 
-// TagEditCreate stores an edit and its items with the event: the outbox.
+// TagEditCreate stores an edit and its items with the event, and queues
+// the write-back of each subscription with pending items: the outbox.
 // Each item's status is decided here, per subscription: pending when the
 // subscription is at read-write-tags and its tenant is active with write
 // access on, held otherwise. The items' tenant is their subscription's.
@@ -164,6 +165,17 @@ func (db *DB) TagEditCreate(ctx context.Context, e *steward.TagEdit, items []*st
 		for _, t := range e.Tenants {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tag_edit_tenants (edit_id, tenant_id) VALUES ($1, $2)`, e.ID, t); err != nil {
 				return fmt.Errorf("recording the tenants of a tag edit: %w", err)
+			}
+		}
+		if db.queue != nil && held < len(items) {
+			var due []string
+			for _, sid := range slices.Sorted(maps.Keys(states)) {
+				if states[sid].writable {
+					due = append(due, sid)
+				}
+			}
+			if err := db.queue.EnqueueWriteBackTx(ctx, tx.Tx, due); err != nil {
+				return err
 			}
 		}
 		return tx.appendAudit(ctx, ev)

@@ -105,13 +105,7 @@ func runMigrate(ctx context.Context, args []string, env func(string) string, std
 	if err != nil {
 		return err
 	}
-	jc := jobs.Config{Sessions: db, Logger: log}
-	if db.Engine() == store.Postgres {
-		jc.Postgres = db.Pool()
-	} else {
-		jc.SQLite = db.WriteDB()
-	}
-	r, err := jobs.New(jc)
+	r, err := jobs.New(jobs.Config{DB: db.WriteDB(), Postgres: db.Pool(), Sessions: db, Logger: log})
 	if err != nil {
 		return err
 	}

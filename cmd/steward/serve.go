@@ -170,18 +170,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.services(ctx); err != nil {
 		return err
 	}
-	jc := jobs.Config{Sessions: m.DB, Inventory: m.Inventory, Store: m.DB, Access: m.Access, Logger: m.Log}
-	if m.DB.Engine() == store.Postgres {
-		jc.Postgres = m.DB.Pool()
-	} else {
-		jc.SQLite = m.DB.WriteDB()
-	}
+	jc := jobs.Config{DB: m.DB.WriteDB(), Postgres: m.DB.Pool(), Sessions: m.DB, Inventory: m.Inventory, Store: m.DB, Access: m.Access, Logger: m.Log}
 	if m.Jobs, err = jobs.New(jc); err != nil {
 		return err
 	}
 	if _, err := m.Jobs.Migrate(ctx); err != nil {
 		return err
 	}
+	m.DB.SetQueue(m.Jobs)
 	m.Inventory.SetJobs(m.Jobs)
 	if err := m.bootstrapAdmin(ctx); err != nil {
 		return err
