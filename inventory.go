@@ -93,6 +93,9 @@ type Subscription struct {
 	MissingSince     time.Time // no longer visible to the connection
 	LastSyncRunID    int64
 	LastSyncedAt     time.Time
+	// CostsFrom and CostsTo are the days whose costs are stored (empty
+	// days included), zero before the first cost import stores a month.
+	CostsFrom, CostsTo time.Time
 }
 
 // ResourceGroup is a resource group with its tags.
@@ -433,6 +436,15 @@ type InventoryStore interface {
 	// CostUpsertMany stores daily cost rows, replacing rows of the same
 	// subscription, day, resource and service.
 	CostUpsertMany(ctx context.Context, rows []*CostRow) error
+	// CostCover records that the subscription's costs of the days from..to
+	// (included) are stored, so the days covered (Subscription.CostsFrom,
+	// CostsTo) grow by them; days not next to those covered start the
+	// range anew.
+	CostCover(ctx context.Context, subscriptionID string, from, to time.Time) error
+	// CostPrune deletes a subscription's cost rows of the days before
+	// rowsBefore and its sums (by day, service, group and tag) of the days
+	// before sumsBefore.
+	CostPrune(ctx context.Context, subscriptionID string, rowsBefore, sumsBefore time.Time) error
 	// CostReport sums the cost within the scope by q.GroupBy (and by day
 	// when asked), largest first. EINVALID.
 	CostReport(ctx context.Context, scope Scope, q CostQuery) ([]*CostGroup, error)

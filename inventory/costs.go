@@ -23,6 +23,10 @@ const costBatch = 2000
 // the days stored stay one unbroken range and an import stopped midway (by
 // Azure's quota, or a restart) goes on from where it stopped.
 //
+// Per-resource rows are kept for the CostDays imported, the sums by day,
+// service, resource group and tag for CostSumDays: Spend's reports read the
+// sums, and a year of them takes a fraction of the room 90 days of rows do.
+//
 // Each row keeps the resource's tags as Steward knows them when the row is
 // fetched, so a report by tag shows the tags a day's cost was spent under.
 func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error {
@@ -44,19 +48,15 @@ func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error 
 	if err != nil {
 		return err
 	}
-	today := s.now().Truncate(24 * time.Hour)
-	start := today.AddDate(0, 0, -s.cfg.CostDays)
-	first, last, err := s.store.CostDays(ctx, sub.ID)
-	if err != nil {
-		return err
-	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	start := s.costsStart()
 	var spans []daySpan
-	if last.IsZero() {
+	if sub.CostsTo.IsZero() || sub.CostsTo.Before(start) {
 		spans = monthsNewestFirst(start, today)
 	} else {
-		spans = monthsNewestFirst(maxTime(last.AddDate(0, 0, -2), start), today)
-		if first.After(start) {
-			spans = append(spans, monthsNewestFirst(start, first.AddDate(0, 0, -1))...)
+		spans = monthsNewestFirst(maxTime(sub.CostsTo.AddDate(0, 0, -2), start), today)
+		if sub.CostsFrom.After(start) {
+			spans = append(spans, monthsNewestFirst(start, sub.CostsFrom.AddDate(0, 0, -1))...)
 		}
 	}
 	tags, err := s.tagsBySubscription(ctx, sub)
@@ -81,10 +81,23 @@ func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error 
 				return err
 			}
 		}
+		// Covered once all its rows are in, days without cost included:
+		// an import stopped midway fetches the month again.
+		if err := s.store.CostCover(ctx, sub.ID, span.from, span.to); err != nil {
+			return err
+		}
 		n += len(month)
+	}
+	if err := s.store.CostPrune(ctx, sub.ID, start, today.AddDate(0, 0, -s.cfg.CostSumDays)); err != nil {
+		return err
 	}
 	s.log.InfoContext(ctx, "costs fetched", slog.String("subscription_id", sub.ID), slog.Int("rows", n), slog.Int("months", len(spans)))
 	return nil
+}
+
+// costsStart is the first day of the CostDays imported, today the last.
+func (s *Service) costsStart() time.Time {
+	return s.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-s.cfg.CostDays)
 }
 
 // daySpan is the days from and to, both included.

@@ -51,9 +51,13 @@ type Config struct {
 	// MaxAttempts is how often an item is tried before it fails for good.
 	// Defaults to 8.
 	MaxAttempts int
-	// CostDays is how many days of costs the first ingestion fetches.
-	// Defaults to 90.
+	// CostDays is how many days of costs are imported, and how long
+	// per-resource cost rows are kept. Defaults to 90.
 	CostDays int
+	// CostSumDays is how long the daily sums by service, resource group and
+	// tag are kept, at least CostDays. Defaults to 400 (a year and a month,
+	// to compare a month with the same month a year before).
+	CostSumDays int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -67,6 +71,7 @@ func (c Config) WithDefaults() Config {
 	c.Lease = cmp.Or(c.Lease, 2*time.Minute)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, 8)
 	c.CostDays = cmp.Or(c.CostDays, 90)
+	c.CostSumDays = max(cmp.Or(c.CostSumDays, 400), c.CostDays)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

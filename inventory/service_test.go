@@ -402,6 +402,7 @@ func TestCostsImportResumes(t *testing.T) {
 	day := cut.Year()*10000 + int(cut.Month())*100 + cut.Day()
 	storetest.Exec(t, db, `DELETE FROM cost_rows WHERE day < $1`, day)
 	storetest.Exec(t, db, `DELETE FROM cost_daily WHERE day < $1`, day)
+	storetest.Exec(t, db, `UPDATE subscriptions SET costs_from = $1 WHERE id = $2`, day, sub)
 	if first, _, _ := db.CostDays(w.ctx, sub); first.Before(cut) {
 		t.Fatalf("first day %v after the cut", first)
 	}

@@ -415,6 +415,7 @@ func (tx *Tx) applyRollup(ctx context.Context, deltas map[rollupKey]rollupDelta)
 // purgeCosts deletes a subscription's costs.
 func (tx *Tx) purgeCosts(ctx context.Context, subscriptionID string) error {
 	for _, q := range []string{
+		`UPDATE subscriptions SET costs_from = NULL, costs_to = NULL WHERE id = $1`,
 		`DELETE FROM cost_daily WHERE subscription_id = $1`,
 		`DELETE FROM cost_resources WHERE subscription_id = $1`,
 		`DELETE FROM tag_sets WHERE subscription_id = $1`,
@@ -439,6 +440,55 @@ func (tx *Tx) purgeCostTags(ctx context.Context, subscriptionID string) error {
 		}
 	}
 	return nil
+}
+
+// CostCover widens the days whose costs are stored: see
+// steward.InventoryStore. Every expression reads the row as it was, so the
+// new range is decided from the old one.
+func (db *DB) CostCover(ctx context.Context, subscriptionID string, from, to time.Time) error {
+	if to.Before(from) {
+		return steward.Errorf(steward.EINVALID, "The days covered end before they begin.")
+	}
+	// before and after are the days next to the new ones: a range that
+	// reaches neither is apart from them, and the new days replace it.
+	lo, hi := dayNumber(from), dayNumber(to)
+	before, after := dayNumber(from.AddDate(0, 0, -1)), dayNumber(to.AddDate(0, 0, 1))
+	return db.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE subscriptions SET
+				costs_from = CASE WHEN costs_to IS NULL OR costs_to < $4 OR costs_from > $5 OR costs_from > $2 THEN $2 ELSE costs_from END,
+				costs_to = CASE WHEN costs_to IS NULL OR costs_to < $4 OR costs_from > $5 OR costs_to < $3 THEN $3 ELSE costs_to END
+			WHERE id = $1`, strings.ToLower(subscriptionID), lo, hi, before, after)
+		if err != nil {
+			return fmt.Errorf("recording the days with costs: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return steward.Errorf(steward.ENOTFOUND, "Subscription not found.")
+		}
+		return nil
+	})
+}
+
+// CostPrune deletes cost rows and sums past their retention: see
+// steward.InventoryStore.
+func (db *DB) CostPrune(ctx context.Context, subscriptionID string, rowsBefore, sumsBefore time.Time) error {
+	sub, rows, sums := strings.ToLower(subscriptionID), dayNumber(rowsBefore), dayNumber(sumsBefore)
+	return db.inTx(ctx, func(tx *Tx) error {
+		for _, q := range []struct {
+			sql string
+			day int64
+		}{
+			{`DELETE FROM cost_rows WHERE cost_resource_id IN (SELECT id FROM cost_resources WHERE subscription_id = $1) AND day < $2`, rows},
+			{`DELETE FROM cost_daily WHERE subscription_id = $1 AND day < $2`, sums},
+			{`UPDATE subscriptions SET costs_from = $2 WHERE id = $1 AND costs_from < $2 AND costs_to >= $2`, rows},
+			{`UPDATE subscriptions SET costs_from = NULL, costs_to = NULL WHERE id = $1 AND costs_to < $2`, rows},
+		} {
+			if _, err := tx.ExecContext(ctx, q.sql, sub, q.day); err != nil {
+				return fmt.Errorf("pruning old costs: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // CostDays returns the first and last day with costs of a subscription, or

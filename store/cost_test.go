@@ -204,3 +204,81 @@ func costLines(gs []*steward.CostGroup) []string {
 	}
 	return out
 }
+
+// TestCostCoverAndPrune: the days covered grow by adjacent months in either
+// direction, start anew when a month lands apart from them, and pruning
+// deletes rows and sums past their retention and narrows the days covered.
+func TestCostCoverAndPrune(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		tenant, sub := guid('a', 1), guid('1', 1)
+		createTenant(t, db, tenantOpts{id: tenant})
+		createSubs(t, db, tenant, sub)
+		day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, time.UTC) }
+		covered := func(from, to time.Time) {
+			t.Helper()
+			s, err := db.SubscriptionGet(ctx, everything, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !s.CostsFrom.Equal(from) || !s.CostsTo.Equal(to) {
+				t.Fatalf("covered %v to %v, want %v to %v", s.CostsFrom, s.CostsTo, from, to)
+			}
+		}
+		cover := func(from, to time.Time) {
+			t.Helper()
+			if err := db.CostCover(ctx, sub, from, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		covered(time.Time{}, time.Time{})
+		cover(day(12, 1), day(12, 7)) // this month first
+		cover(day(11, 1), day(11, 30))
+		cover(day(10, 1), day(10, 31))
+		covered(day(10, 1), day(12, 7))
+		cover(day(12, 5), day(12, 9)) // the days not yet final, again
+		covered(day(10, 1), day(12, 9))
+		cover(day(12, 20), day(12, 21)) // apart from them: anew
+		covered(day(12, 20), day(12, 21))
+		cover(day(9, 1), day(9, 30)) // apart, older
+		covered(day(9, 1), day(9, 30))
+		if err := db.CostCover(ctx, sub, day(9, 2), day(9, 1)); steward.ErrorCode(err) != steward.EINVALID {
+			t.Fatalf("a range ending before it begins: %v", err)
+		}
+		if err := db.CostCover(ctx, guid('9', 9), day(9, 1), day(9, 2)); steward.ErrorCode(err) != steward.ENOTFOUND {
+			t.Fatalf("an unknown subscription: %v", err)
+		}
+
+		var rows []*steward.CostRow
+		for d := day(9, 1); !d.After(day(9, 30)); d = d.AddDate(0, 0, 1) {
+			rows = append(rows, &steward.CostRow{Day: d, SubscriptionID: sub, ResourceID: armID(sub, "RG", "Microsoft.Compute/virtualMachines", "vm"),
+				ResourceGroup: "RG", Service: "Virtual Machines", Cost: 1, Currency: "EUR"})
+		}
+		if err := db.CostUpsertMany(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		count := func(q string) (n int) {
+			t.Helper()
+			if err := db.WriteDB().QueryRow(q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		// Rows kept from the 21st, sums from the 11th.
+		if err := db.CostPrune(ctx, sub, day(9, 21), day(9, 11)); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(`SELECT COUNT(*) FROM cost_rows`); n != 10 {
+			t.Errorf("%d cost rows kept, want 10", n)
+		}
+		if n := count(`SELECT COUNT(DISTINCT day) FROM cost_daily`); n != 20 {
+			t.Errorf("sums of %d days kept, want 20", n)
+		}
+		covered(day(9, 21), day(9, 30))
+		if err := db.CostPrune(ctx, sub, day(10, 1), day(10, 1)); err != nil {
+			t.Fatal(err)
+		}
+		covered(time.Time{}, time.Time{})
+	})
+}

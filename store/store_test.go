@@ -476,7 +476,8 @@ func TestMigratePostgresKeys(t *testing.T) {
 	}
 	tenant, sub := guid('a', 1), guid('1', 1)
 	createTenant(t, old, tenantOpts{id: tenant})
-	createSubs(t, old, tenant, sub)
+	// Written as the first release did: today's code reads later columns.
+	storetest.Exec(t, old, `INSERT INTO subscriptions (id, tenant_id, display_name, state, discovered_at, updated_at) VALUES ($1, $2, 'Sub', 'Enabled', 1, 1)`, sub, tenant)
 	rs := makeResources(sub, 50, func(i int) map[string]string { return map[string]string{"Env": []string{"prod", "dev"}[i%2]} })
 	upsert(t, old, sub, rs, true)
 	old.Close()

@@ -15,15 +15,18 @@ import (
 )
 
 const subscriptionColumns = `id, tenant_id, home_tenant_id, display_name, state, sync_level, managed_by_tenants, tags,
-	discovered_at, updated_at, missing_since, last_sync_run_id, last_synced_at`
+	discovered_at, updated_at, missing_since, last_sync_run_id, last_synced_at, costs_from, costs_to`
 
 func scanSubscription(row interface{ Scan(...any) error }) (*steward.Subscription, error) {
 	var s steward.Subscription
 	var level, managed, tags string
-	var discovered, updated, missing, lastRun, lastSynced sql.NullInt64
+	var discovered, updated, missing, lastRun, lastSynced, costsFrom, costsTo sql.NullInt64
 	if err := row.Scan(&s.ID, &s.TenantID, &s.HomeTenantID, &s.DisplayName, &s.State, &level, &managed, &tags,
-		&discovered, &updated, &missing, &lastRun, &lastSynced); err != nil {
+		&discovered, &updated, &missing, &lastRun, &lastSynced, &costsFrom, &costsTo); err != nil {
 		return nil, err
+	}
+	if costsFrom.Valid && costsTo.Valid {
+		s.CostsFrom, s.CostsTo = fromDayNumber(costsFrom.Int64), fromDayNumber(costsTo.Int64)
 	}
 	s.SyncLevel = steward.SyncLevel(level)
 	if err := fromJSON(managed, &s.ManagedByTenants); err != nil {
