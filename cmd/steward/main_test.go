@@ -101,6 +101,9 @@ func TestServeAndCLI(t *testing.T) {
 					t.Errorf("/metrics (%d) lacks %s", code, want)
 				}
 			}
+			if code, body := httpsGet(t, m.Server.URL()+"/api/v1/tenants?q=x&state=stale&limit=5", token); code != 200 || !strings.Contains(body, `"items":[]`) {
+				t.Errorf("tenants search: %d %s", code, body)
+			}
 			code, list, _ := cli(t, env, "", "token", "list")
 			if code != 0 || !strings.Contains(list, "ci") || strings.Contains(list, token) {
 				t.Fatalf("token list: %d %s", code, list)
