@@ -215,6 +215,8 @@ type AccessService interface {
 
 	// Tenants lists connected tenants by name.
 	Tenants(ctx context.Context) ([]*Tenant, error)
+	// FindTenants lists the connected tenants that match f, by name.
+	FindTenants(ctx context.Context, f TenantFilter) ([]*Tenant, error)
 	// Tenant returns one tenant. ENOTFOUND.
 	Tenant(ctx context.Context, id string) (*Tenant, error)
 	// Credentials returns a tenant's credentials (sealed secrets are

@@ -285,8 +285,42 @@ type CostGroup struct {
 type SubscriptionFilter struct {
 	TenantID string
 	Search   string // part of the display name or ID, in any case
+	// Health, when set, keeps only subscriptions whose sync is in that
+	// state (see SyncHealth).
+	Health SyncHealth
 	// Limit, when set, pages the list (by name, then ID) from Offset.
 	Limit, Offset int
+}
+
+// SyncHealth is the state of a subscription's sync that an operator looks
+// for: what failed, what has not synced for too long, what waits.
+type SyncHealth string
+
+// Sync health states. A tenant is in one when any of its subscriptions is.
+const (
+	// SyncHealthFailed: the subscription's latest sync run failed.
+	SyncHealthFailed SyncHealth = "failed"
+	// SyncHealthStale: a subscription whose level reads resources, still
+	// visible in Azure, has had no successful sync within StaleAfter (of
+	// its discovery, when it never synced).
+	SyncHealthStale SyncHealth = "stale"
+	// SyncHealthQueued: a sync run of the subscription is queued or
+	// running.
+	SyncHealthQueued SyncHealth = "queued"
+)
+
+// StaleAfter is how long a subscription may go without a successful sync
+// before it counts as stale: twice the hourly sync, so one late or failed
+// run does not make it stale, two do.
+const StaleAfter = 2 * time.Hour
+
+// ParseSyncHealth reads a health filter; "" is none. EINVALID.
+func ParseSyncHealth(s string) (SyncHealth, error) {
+	switch h := SyncHealth(s); h {
+	case "", SyncHealthFailed, SyncHealthStale, SyncHealthQueued:
+		return h, nil
+	}
+	return "", Errorf(EINVALID, "Unknown sync state %q; states are failed, stale and queued.", s)
 }
 
 // TagHistoryEntry is one change of one tag of one resource.

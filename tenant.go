@@ -76,6 +76,33 @@ type Tenant struct {
 	RevokedAt       time.Time
 }
 
+// TenantFilter selects tenants.
+type TenantFilter struct {
+	Search string // part of the name or tenant ID, in any case
+	// Status, when set, keeps tenants in it: TenantActive, or TenantRevoked
+	// for revoked ones whether or not the revocation is verified.
+	Status TenantStatus
+	// Health, when set, keeps tenants with a subscription in that state.
+	Health SyncHealth
+	// Limit, when set, pages the list (by name, then ID) from Offset.
+	Limit, Offset int
+}
+
+// ParseTenantState reads the state filter of tenant lists: a status
+// (active, revoked) or a sync health (failed, stale, queued); "" is none.
+// EINVALID.
+func ParseTenantState(s string) (TenantFilter, error) {
+	switch TenantStatus(s) {
+	case TenantActive, TenantRevoked:
+		return TenantFilter{Status: TenantStatus(s)}, nil
+	}
+	h, err := ParseSyncHealth(s)
+	if err != nil {
+		return TenantFilter{}, Errorf(EINVALID, "Unknown tenant state %q; states are active, revoked, failed, stale and queued.", s)
+	}
+	return TenantFilter{Health: h}, nil
+}
+
 // CredentialPurpose says what a credential is used for.
 type CredentialPurpose string
 
@@ -150,6 +177,9 @@ type TenantStore interface {
 	TenantGet(ctx context.Context, scope Scope, id string) (*Tenant, error)
 	// TenantList returns the tenants within the scope, by name.
 	TenantList(ctx context.Context, scope Scope) ([]*Tenant, error)
+	// TenantFind returns the tenants within the scope that match f, by
+	// name, then ID.
+	TenantFind(ctx context.Context, scope Scope, f TenantFilter) ([]*Tenant, error)
 	// TenantUpdate saves the tenant's mutable fields. ENOTFOUND.
 	TenantUpdate(ctx context.Context, t *Tenant, ev *AuditEvent) error
 	// CredentialList returns a tenant's credentials, newest first; none

@@ -18,6 +18,15 @@ func (s *Service) Tenants(ctx context.Context) ([]*steward.Tenant, error) {
 	return s.store.TenantList(ctx, sc)
 }
 
+// FindTenants lists the tenants the caller may read that match f.
+func (s *Service) FindTenants(ctx context.Context, f steward.TenantFilter) ([]*steward.Tenant, error) {
+	sc, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.TenantFind(ctx, sc, f)
+}
+
 // Tenant returns one tenant.
 func (s *Service) Tenant(ctx context.Context, id string) (*steward.Tenant, error) {
 	sc, err := readScope(ctx)

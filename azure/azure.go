@@ -55,6 +55,10 @@ type Config struct {
 	// Defaults to a client with HTTP/2 that trusts the system roots, plus
 	// the emulator's CA when Cloud is an emulator.
 	HTTPClient *http.Client
+	// Observer, when set, is told of every HTTP exchange with Azure (its
+	// service, status and the remaining quota it reported), for the
+	// metrics. Defaults to none.
+	Observer steward.AzureObserver
 	// PageSize is the page size ($top) of resource listings, through
 	// Resource Manager and Resource Graph. Defaults to 1000, the most
 	// either returns.
@@ -202,6 +206,9 @@ func newConnector(cfg Config, cc cloud.Configuration, graphAud string, emu *emul
 		}
 		c.ownHTTP = t
 		c.http = &http.Client{Transport: t}
+	}
+	if cfg.Observer != nil {
+		c.http = c.observeHTTP(c.http, cfg.Observer)
 	}
 	return c, nil
 }

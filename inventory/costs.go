@@ -80,6 +80,7 @@ func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error 
 			if err := s.store.CostUpsertMany(ctx, b); err != nil {
 				return err
 			}
+			s.counts.costRows.Add(int64(len(b)))
 		}
 		// Covered once all its rows are in, days without cost included:
 		// an import stopped midway fetches the month again.

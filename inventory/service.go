@@ -90,13 +90,14 @@ func (c Config) validate() error {
 
 // Service implements steward.InventoryService.
 type Service struct {
-	cfg   Config
-	store Store
-	azure steward.Azure
-	box   steward.SecretBox
-	jobs  steward.JobQueue
-	log   *slog.Logger
-	stats statsGate
+	cfg    Config
+	store  Store
+	azure  steward.Azure
+	box    steward.SecretBox
+	jobs   steward.JobQueue
+	log    *slog.Logger
+	stats  statsGate
+	counts counts
 }
 
 var _ steward.InventoryService = (*Service)(nil)

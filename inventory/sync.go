@@ -305,6 +305,8 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 		run.Seen += len(page.Resources)
 		run.Written += written
 		run.Pages++
+		s.counts.seen.Add(int64(len(page.Resources)))
+		s.counts.written.Add(int64(written))
 		run.Resume = page.Next
 		if err := s.store.SyncRunUpdate(ctx, run); err != nil {
 			return err
@@ -317,6 +319,7 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 			return s.fail(ctx, run, err)
 		}
 		run.Deleted = n
+		s.counts.deleted.Add(int64(n))
 	}
 	if run.Written > 0 && sub.SyncLevel.ReadsTags() {
 		s.attributeDrift(ctx, id, run)
@@ -458,6 +461,8 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 			}
 			runs[sid].Seen += len(rs)
 			runs[sid].Written += written
+			s.counts.seen.Add(int64(len(rs)))
+			s.counts.written.Add(int64(written))
 		}
 		for _, sid := range ids {
 			runs[sid].Pages++
@@ -477,6 +482,7 @@ func (s *Service) RunGraphSync(ctx context.Context, tenantID string, runIDs []in
 				return failAll(err)
 			}
 			run.Deleted = n
+			s.counts.deleted.Add(int64(n))
 		}
 		if err := s.finish(ctx, run, steward.SyncSucceeded, ""); err != nil {
 			return err
@@ -497,6 +503,8 @@ func (s *Service) fail(ctx context.Context, run *steward.SyncRun, cause error) e
 	// The run's record must be saved even when ctx was cancelled.
 	if err := s.store.SyncRunUpdate(context.WithoutCancel(ctx), run); err != nil {
 		s.log.ErrorContext(ctx, "sync run outcome not saved", slog.Int64("run_id", run.ID), slog.Any("error", err))
+	} else {
+		s.counts.run(steward.SyncFailed)
 	}
 	s.log.WarnContext(ctx, "sync failed", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID), slog.Any("error", cause))
 	return cause
@@ -507,6 +515,7 @@ func (s *Service) finish(ctx context.Context, run *steward.SyncRun, status stewa
 	if err := s.store.SyncRunUpdate(ctx, run); err != nil {
 		return err
 	}
+	s.counts.run(status)
 	if status == steward.SyncSucceeded {
 		s.log.InfoContext(ctx, "sync finished", slog.Int64("run_id", run.ID), slog.String("subscription_id", run.SubscriptionID),
 			slog.Int("seen", run.Seen), slog.Int("written", run.Written), slog.Int("deleted", run.Deleted), slog.Duration("took", run.FinishedAt.Sub(run.StartedAt)))

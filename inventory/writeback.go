@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -84,7 +85,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 		for _, c := range conflicts {
 			ev.With("azure:"+c.Key, deref(c.Azure))
 		}
-		return s.store.TagEditItemFinish(ctx, item, nil, ev)
+		return s.counted(&s.counts.conflict, s.store.TagEditItemFinish(ctx, item, nil, ev))
 	}
 	if !done {
 		var del []string
@@ -130,7 +131,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 	if done {
 		ev.With("note", "already in Azure")
 	}
-	return s.store.TagEditItemFinish(ctx, item, current, ev)
+	return s.counted(&s.counts.applied, s.store.TagEditItemFinish(ctx, item, current, ev))
 }
 
 // retryOrFail decides what an error means for an item: a broken credential
@@ -154,12 +155,21 @@ func (w *writer) retryOrFail(ctx context.Context, item *steward.TagEditItem, cau
 	case code == steward.EFORBIDDEN || code == steward.ENOTFOUND || code == steward.EINVALID || item.Attempts >= s.cfg.MaxAttempts:
 		item.Status = steward.EditFailed
 		ev := w.event(ctx, item, "tags.write").WithOutcome(steward.OutcomeFailure).With("reason", item.LastError)
-		return s.store.TagEditItemFinish(ctx, item, nil, ev)
+		return s.counted(&s.counts.writeFailed, s.store.TagEditItemFinish(ctx, item, nil, ev))
 	default:
 		item.Status, item.NextAttemptAt = steward.EditPending, s.now().Add(backoff(item.Attempts))
 		s.log.WarnContext(ctx, "tag write will be retried", slog.Int64("item_id", item.ID), slog.Int("attempt", item.Attempts), slog.Any("error", cause))
-		return s.store.TagEditItemFinish(ctx, item, nil, nil)
+		return s.counted(&s.counts.retry, s.store.TagEditItemFinish(ctx, item, nil, nil))
 	}
+}
+
+// counted adds one to n when err is nil (the outcome was stored), and
+// returns err.
+func (s *Service) counted(n *atomic.Int64, err error) error {
+	if err == nil {
+		n.Add(1)
+	}
+	return err
 }
 
 // backoff grows with the attempts: 10 s, 20 s, 40 s … up to 10 minutes.

@@ -22,6 +22,16 @@ func (db *DB) forUpdate() string {
 	return ""
 }
 
+// bytewise makes a column of text sort byte by byte, as SQLite's default
+// BINARY collation does, whatever PostgreSQL's database collation: pages
+// of a list sorted by a name are then the same on both engines.
+func (db *DB) bytewise(column string) string {
+	if db.engine == Postgres {
+		return column + ` COLLATE "C"`
+	}
+	return column
+}
+
 // isUniqueViolation reports whether err is a unique or primary-key violation.
 func isUniqueViolation(err error) bool {
 	var se *sqlite.Error

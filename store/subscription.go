@@ -200,6 +200,13 @@ func (db *DB) SubscriptionList(ctx context.Context, scope steward.Scope, f stewa
 		p := a.add(containsPattern(f.Search))
 		where = append(where, `(LOWER(display_name) LIKE `+p+` ESCAPE '\' OR id LIKE `+p+` ESCAPE '\')`)
 	}
+	if f.Health != "" {
+		h, err := steward.ParseSyncHealth(string(f.Health))
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, a.healthCond(h, "subscriptions", db.now()))
+	}
 	w := strings.Join(where, " AND ")
 	if f.Limit > 0 {
 		return listSubscriptions(ctx, db.r, w, a, fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0)))

@@ -146,15 +146,50 @@ func (db *DB) TenantGet(ctx context.Context, scope steward.Scope, id string) (*s
 
 // TenantList returns the tenants within the scope by name.
 func (db *DB) TenantList(ctx context.Context, scope steward.Scope) ([]*steward.Tenant, error) {
-	q, a := `SELECT `+tenantColumns+` FROM tenants`, args{}
+	return db.TenantFind(ctx, scope, steward.TenantFilter{})
+}
+
+// TenantFind returns the tenants within the scope that match f, by name
+// then ID, a page of f.Limit from f.Offset when f.Limit is set.
+func (db *DB) TenantFind(ctx context.Context, scope steward.Scope, f steward.TenantFilter) ([]*steward.Tenant, error) {
+	var a args
+	var where []string
 	cond, none := a.scopeCond(scope, "id")
 	if none {
 		return nil, nil
 	}
 	if cond != "" {
-		q += ` WHERE ` + cond
+		where = append(where, cond)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY name, id`, a...)
+	if f.Search != "" {
+		p := a.add(containsPattern(f.Search))
+		where = append(where, `(LOWER(name) LIKE `+p+` ESCAPE '\' OR id LIKE `+p+` ESCAPE '\')`)
+	}
+	switch f.Status {
+	case "":
+	case steward.TenantActive:
+		where = append(where, `status = 'active'`)
+	case steward.TenantRevoked:
+		where = append(where, `status IN ('revoked', 'revoked-verified')`)
+	default:
+		return nil, steward.Errorf(steward.EINVALID, "Unknown tenant status %q; filter by active or revoked.", f.Status)
+	}
+	if f.Health != "" {
+		h, err := steward.ParseSyncHealth(string(f.Health))
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = tenants.id AND `+a.healthCond(h, "s", db.now())+`)`)
+	}
+	q := `SELECT ` + tenantColumns + ` FROM tenants`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY ` + db.bytewise("name") + `, id`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0))
+	}
+	rows, err := db.r.QueryContext(ctx, q, a...)
 	if err != nil {
 		return nil, fmt.Errorf("listing tenants: %w", err)
 	}

@@ -226,31 +226,57 @@ func (s *Server) apiListSubscriptions(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
-// subscriptionFilter reads tenant, q (part of a name or ID), limit (at
-// most, and by default, max) and cursor (where the previous page ended).
+// syncHealthDoc documents the state filter of sync health.
+const syncHealthDoc = "failed (the latest sync run failed), stale (no successful sync for 2 hours, twice the sync interval) or queued (a sync run queued or running)"
+
+// subscriptionFilter reads tenant, q (part of a name or ID), state (sync
+// health), limit (at most, and by default, max) and cursor (where the
+// previous page ended).
 func subscriptionFilter(r *http.Request, max int) (steward.SubscriptionFilter, error) {
 	q := r.URL.Query()
-	f := steward.SubscriptionFilter{TenantID: strings.ToLower(q.Get("tenant")), Search: strings.TrimSpace(q.Get("q")), Limit: max}
-	if v := q.Get("limit"); v != "" {
+	f := steward.SubscriptionFilter{TenantID: strings.ToLower(q.Get("tenant")), Search: strings.TrimSpace(q.Get("q"))}
+	var err error
+	if f.Health, err = steward.ParseSyncHealth(q.Get("state")); err != nil {
+		return f, err
+	}
+	f.Limit, f.Offset, err = pageParams(r, max)
+	return f, err
+}
+
+// pageParams reads limit (at most, and by default, max) and cursor (where
+// the previous page ended) of a list paged by offset.
+func pageParams(r *http.Request, max int) (limit, offset int, err error) {
+	limit = max
+	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > max {
-			return f, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to %d.", max)
+			return 0, 0, steward.Errorf(steward.EINVALID, "limit must be a number from 1 to %d.", max)
 		}
-		f.Limit = n
+		limit = n
 	}
-	offset, err := cursorParam(r)
-	f.Offset = int(min(offset, 1<<31))
-	return f, err
+	o, err := cursorParam(r)
+	return limit, int(min(o, 1<<31)), err
+}
+
+// nextCursor is the cursor after a page of n asked for limit from offset,
+// "" when it was the last; the page was asked one longer to tell.
+func nextCursor(n, limit, offset int) string {
+	if n <= limit {
+		return ""
+	}
+	return strconv.Itoa(offset + limit)
 }
 
 // subscriptionPage lists one page, and the cursor of the next ("" at the end).
 func (s *Server) subscriptionPage(r *http.Request, f steward.SubscriptionFilter) ([]*steward.Subscription, string, error) {
+	limit := f.Limit
 	f.Limit++ // one more says whether a next page exists
 	subs, err := s.deps.InventoryService.Subscriptions(r.Context(), f)
-	if err != nil || len(subs) < f.Limit {
-		return subs, "", err
+	if err != nil {
+		return nil, "", err
 	}
-	return subs[:f.Limit-1], strconv.Itoa(f.Offset + f.Limit - 1), nil
+	next := nextCursor(len(subs), limit, f.Offset)
+	return subs[:min(len(subs), limit)], next, nil
 }
 
 func (s *Server) apiGetSubscription(w http.ResponseWriter, r *http.Request) error {

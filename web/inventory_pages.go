@@ -23,6 +23,8 @@ type subscriptionsPage struct {
 	Rows           []subscriptionRow
 	Running        bool
 	Search, Tenant string
+	State          string // the sync health filter, or ""
+	States         []stateChoice
 	First, Last    int    // the rows shown, counted from 1
 	Next           string // the next page's link, or ""
 }
@@ -51,6 +53,28 @@ func (s *Server) subscriptionRows(r *http.Request, subs []*steward.Subscription)
 	return rows, running, nil
 }
 
+// stateChoice is one option of a list's state filter.
+type stateChoice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// healthStates are the sync health filters, as the lists offer them.
+var healthStates = []stateChoice{
+	{Value: string(steward.SyncHealthFailed), Label: "Sync failed"},
+	{Value: string(steward.SyncHealthStale), Label: "Not synced for 2 hours"},
+	{Value: string(steward.SyncHealthQueued), Label: "Sync queued or running"},
+}
+
+// stateChoices marks the chosen one of the options.
+func stateChoices(current string, options []stateChoice) []stateChoice {
+	out := slices.Clone(options)
+	for i := range out {
+		out[i].Selected = out[i].Value == current
+	}
+	return out
+}
+
 // subscriptionsPerPage keeps the page light with a thousand subscriptions.
 const subscriptionsPerPage = 100
 
@@ -67,9 +91,10 @@ func (s *Server) pageSubscriptions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	page := subscriptionsPage{Rows: rows, Running: running, Search: f.Search, Tenant: f.TenantID, First: f.Offset + 1, Last: f.Offset + len(rows)}
+	page := subscriptionsPage{Rows: rows, Running: running, Search: f.Search, Tenant: f.TenantID, State: string(f.Health),
+		States: stateChoices(string(f.Health), healthStates), First: f.Offset + 1, Last: f.Offset + len(rows)}
 	if next != "" {
-		page.Next = "/subscriptions?" + url.Values{"q": {f.Search}, "tenant": {f.TenantID}, "cursor": {next}}.Encode()
+		page.Next = "/subscriptions?" + url.Values{"q": {f.Search}, "tenant": {f.TenantID}, "state": {string(f.Health)}, "cursor": {next}}.Encode()
 	}
 	v := view{Title: "Subscriptions", Nav: "subscriptions", Flash: flash(r), Data: page}
 	if running {

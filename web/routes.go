@@ -102,7 +102,8 @@ func (s *Server) routeTable() []*route {
 
 		{method: "GET", path: "/api/v1/subscriptions", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiListSubscriptions,
 			doc: &apiDoc{tag: "inventory", summary: "Subscriptions with their sync levels, by name, paged", query: []param{{"tenant", "string", "Only this tenant's"},
-				{"q", "string", "Part of the display name or ID"}, {"limit", "integer", "At most this many (1–1000, default 1000)"}, {"cursor", "string", "The next value of the previous page"}}, response: "SubscriptionList"}},
+				{"q", "string", "Part of the display name or ID"}, {"state", "string", syncHealthDoc},
+				{"limit", "integer", "At most this many (1–1000, default 1000)"}, {"cursor", "string", "The next value of the previous page"}}, response: "SubscriptionList"}},
 		{method: "GET", path: "/api/v1/subscriptions/{subscriptionId}", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiGetSubscription,
 			doc: &apiDoc{tag: "inventory", summary: "One subscription", response: "Subscription"}},
 		{method: "PUT", path: "/api/v1/subscriptions/{subscriptionId}/sync-level", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiSetSyncLevel,
@@ -131,7 +132,9 @@ func (s *Server) routeTable() []*route {
 			doc: &apiDoc{tag: "spend", summary: "Spend grouped by tag, subscription, resource group, service or day", query: costParams, response: "CostList"}},
 
 		{method: "GET", path: "/api/v1/tenants", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiListTenants,
-			doc: &apiDoc{tag: "tenants", summary: "Connected tenants", response: "TenantList"}},
+			doc: &apiDoc{tag: "tenants", summary: "Connected tenants, by name, paged", query: []param{{"q", "string", "Part of the name or tenant ID"},
+				{"state", "string", "active or revoked; or, of its subscriptions' syncs, " + syncHealthDoc},
+				{"limit", "integer", "At most this many (1–1000, default 1000)"}, {"cursor", "string", "The next value of the previous page"}}, response: "TenantList"}},
 		{method: "POST", path: "/api/v1/tenants", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiCreateTenant,
 			doc: &apiDoc{tag: "tenants", summary: "Connect a tenant with a service principal (read credential, and optionally a separate write credential); secrets are sealed and never returned", request: "TenantCreate", response: "Tenant", status: 201}},
 		{method: "POST", path: "/api/v1/tenants/lighthouse", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiConnectLighthouse,

@@ -75,16 +75,45 @@ func (s *Server) visibleTenant(r *http.Request) (*steward.Tenant, error) {
 }
 
 func (s *Server) apiListTenants(w http.ResponseWriter, r *http.Request) error {
-	ts, err := s.deps.Access.Tenants(r.Context())
+	f, err := tenantFilter(r, 1000)
 	if err != nil {
 		return err
 	}
-	out := listResponse[apiTenant]{Items: []apiTenant{}}
+	ts, next, err := s.tenantPage(r, f)
+	if err != nil {
+		return err
+	}
+	out := listResponse[apiTenant]{Items: []apiTenant{}, Next: next}
 	for _, t := range ts {
 		out.Items = append(out.Items, toAPITenant(t))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// tenantFilter reads q (part of a name or tenant ID), state (a status, or
+// the sync health of any of its subscriptions), limit (at most, and by
+// default, max) and cursor, as subscriptionFilter does.
+func tenantFilter(r *http.Request, max int) (steward.TenantFilter, error) {
+	q := r.URL.Query()
+	f, err := steward.ParseTenantState(q.Get("state"))
+	if err != nil {
+		return f, err
+	}
+	f.Search = strings.TrimSpace(q.Get("q"))
+	f.Limit, f.Offset, err = pageParams(r, max)
+	return f, err
+}
+
+// tenantPage lists one page, and the cursor of the next ("" at the end).
+func (s *Server) tenantPage(r *http.Request, f steward.TenantFilter) ([]*steward.Tenant, string, error) {
+	limit := f.Limit
+	f.Limit++ // one more says whether a next page exists
+	ts, err := s.deps.Access.FindTenants(r.Context(), f)
+	if err != nil {
+		return nil, "", err
+	}
+	return ts[:min(len(ts), limit)], nextCursor(len(ts), limit, f.Offset), nil
 }
 
 func (s *Server) apiGetTenant(w http.ResponseWriter, r *http.Request) error {

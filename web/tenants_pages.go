@@ -42,18 +42,40 @@ func allowConsentForm(w http.ResponseWriter) {
 	}
 }
 
+type tenantsPage struct {
+	Rows          []tenantRow
+	CanConnect    bool
+	Search, State string
+	States        []stateChoice
+	First, Last   int    // the rows shown, counted from 1
+	Next          string // the next page's link, or ""
+}
+
 type tenantRow struct {
 	T             *steward.Tenant
 	Subscriptions int
 	Expiring      *apiCredential // the soonest-expiring active credential
 }
 
+// tenantsPerPage keeps the page light with hundreds of customers.
+const tenantsPerPage = 100
+
+// tenantStates are the Tenants page's state filters: a status, or the
+// health of a subscription's sync.
+var tenantStates = append([]stateChoice{{Value: string(steward.TenantActive), Label: "Active"}, {Value: string(steward.TenantRevoked), Label: "Revoked"}},
+	healthStates...)
+
 func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 	actor := steward.ActorFromContext(r.Context())
-	ts, err := s.deps.Access.Tenants(r.Context())
+	f, err := tenantFilter(r, tenantsPerPage)
 	if err != nil {
 		return err
 	}
+	ts, next, err := s.tenantPage(r, f)
+	if err != nil {
+		return err
+	}
+	state := r.URL.Query().Get("state")
 	var rows []tenantRow
 	for _, t := range ts {
 		row := tenantRow{T: t}
@@ -74,10 +96,12 @@ func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 		}
 		rows = append(rows, row)
 	}
-	s.render(w, r, http.StatusOK, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Data: struct {
-		Rows       []tenantRow
-		CanConnect bool
-	}{rows, actor.CanSome(steward.PermTenantsManage)}})
+	d := tenantsPage{Rows: rows, CanConnect: actor.CanSome(steward.PermTenantsManage), Search: f.Search, State: state,
+		States: stateChoices(state, tenantStates), First: f.Offset + 1, Last: f.Offset + len(rows)}
+	if next != "" {
+		d.Next = "/tenants?" + url.Values{"q": {f.Search}, "state": {state}, "cursor": {next}}.Encode()
+	}
+	s.render(w, r, http.StatusOK, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Data: d})
 	return nil
 }
 

@@ -93,6 +93,17 @@ func TestServeAndCLI(t *testing.T) {
 			if code, body := httpsGet(t, m.Server.URL()+"/api/v1/me", token); code != 200 || !strings.Contains(body, `"name":"admin"`) {
 				t.Fatalf("me with CLI token: %d %s", code, body)
 			}
+			// The metrics of Azure's traffic and of the inventory's work are wired in.
+			code, metrics := httpsGet(t, m.Server.URL()+"/metrics", token)
+			for _, want := range []string{`steward_azure_throttled_total{service="arm"} `, `steward_sync_runs_total{outcome="failed"} `,
+				`steward_tag_writes_total{outcome="applied"} `, `steward_queue_jobs{`} {
+				if code != 200 || !strings.Contains(metrics, want) {
+					t.Errorf("/metrics (%d) lacks %s", code, want)
+				}
+			}
+			if code, body := httpsGet(t, m.Server.URL()+"/api/v1/tenants?q=x&state=stale&limit=5", token); code != 200 || !strings.Contains(body, `"items":[]`) {
+				t.Errorf("tenants search: %d %s", code, body)
+			}
 			code, list, _ := cli(t, env, "", "token", "list")
 			if code != 0 || !strings.Contains(list, "ci") || strings.Contains(list, token) {
 				t.Fatalf("token list: %d %s", code, list)

@@ -137,14 +137,17 @@ type Main struct {
 	// Hasher defaults to production argon2id parameters; tests lower them.
 	Hasher auth.Hasher
 
-	DB        *store.DB
-	Accounts  *accounts.Service
-	Keys      *secrets.Keyring
-	Azure     *azure.Connector
-	Inventory *inventory.Service
-	Access    *access.Service
-	Jobs      *jobs.Runner
-	Server    *web.Server
+	DB       *store.DB
+	Accounts *accounts.Service
+	Keys     *secrets.Keyring
+	Azure    *azure.Connector
+	// AzureMetrics counts the connector's requests for /metrics; built
+	// before the connector, registered with the server once it exists.
+	AzureMetrics *web.AzureMetrics
+	Inventory    *inventory.Service
+	Access       *access.Service
+	Jobs         *jobs.Runner
+	Server       *web.Server
 }
 
 // Run opens and migrates the database, makes the first admin if there is no
@@ -194,6 +197,8 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Server.WatchQueues(m.Jobs.QueueStats)
+	m.Server.WatchAzure(m.AzureMetrics)
+	m.Server.WatchInventory(m.Inventory.Counts)
 	return m.Server.Start(ctx)
 }
 
@@ -220,7 +225,9 @@ func (m *Main) services(ctx context.Context) error {
 	if m.Keys.Created() {
 		fmt.Fprintf(m.Stdout, "Created the key file %s that seals stored secrets. Back it up apart from the database.\n", m.Keys.Path())
 	}
-	if m.Azure, err = azure.New(azure.Config{Cloud: cmp.Or(c.Cloud, "public"), App: azure.AppConfig{ClientID: c.AppClientID, Secret: c.AppSecret}, Logger: m.Log}); err != nil {
+	m.AzureMetrics = web.NewAzureMetrics(nil)
+	if m.Azure, err = azure.New(azure.Config{Cloud: cmp.Or(c.Cloud, "public"), App: azure.AppConfig{ClientID: c.AppClientID, Secret: c.AppSecret},
+		Logger: m.Log, Observer: m.AzureMetrics}); err != nil {
 		return err
 	}
 	alerts, err := notify.New(c.notifyConfig())

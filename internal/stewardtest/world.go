@@ -68,6 +68,13 @@ type Services struct {
 // connection file is at path.
 func NewServices(t testing.TB, db *store.DB, path string, log *slog.Logger) *Services {
 	t.Helper()
+	return NewServicesObserved(t, db, path, log, nil)
+}
+
+// NewServicesObserved is NewServices with obs told of every exchange with
+// Azure, as `steward serve` tells the metrics.
+func NewServicesObserved(t testing.TB, db *store.DB, path string, log *slog.Logger, obs steward.AzureObserver) *Services {
+	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -76,7 +83,7 @@ func NewServices(t testing.TB, db *store.DB, path string, log *slog.Logger) *Ser
 	if s.Keys, err = secrets.NewKeyring(secrets.Config{DataDir: t.TempDir(), Logger: log}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Azure, err = azure.New(azure.Config{Cloud: path, Logger: log}); err != nil {
+	if s.Azure, err = azure.New(azure.Config{Cloud: path, Logger: log, Observer: obs}); err != nil {
 		t.Fatal(err)
 	}
 	if s.Inventory, err = inventory.New(inventory.Config{Store: db, Azure: s.Azure, Box: s.Keys, Logger: log}); err != nil {
