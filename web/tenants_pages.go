@@ -49,6 +49,13 @@ type tenantRow struct {
 }
 
 func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
+	return s.renderTenants(w, r, http.StatusOK, "", nil, consentLinkInput{})
+}
+
+// renderTenants shows the tenants and, to those who may connect tenants,
+// the consent links they may manage; created is a link just made, shown
+// this once.
+func (s *Server) renderTenants(w http.ResponseWriter, r *http.Request, status int, errMsg string, created *createdLink, form consentLinkInput) error {
 	actor := steward.ActorFromContext(r.Context())
 	ts, err := s.deps.Access.Tenants(r.Context())
 	if err != nil {
@@ -74,10 +81,24 @@ func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 		}
 		rows = append(rows, row)
 	}
-	s.render(w, r, http.StatusOK, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Data: struct {
+	canConnect := actor.CanSome(steward.PermTenantsManage)
+	var links []apiConsentLink
+	if canConnect {
+		invs, err := s.deps.Access.Invitations(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, i := range invs {
+			links = append(links, toAPIConsentLink(i, s.cfg.Now()))
+		}
+	}
+	s.render(w, r, status, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Error: errMsg, Data: struct {
 		Rows       []tenantRow
 		CanConnect bool
-	}{rows, actor.CanSome(steward.PermTenantsManage)}})
+		Links      []apiConsentLink
+		Created    *createdLink
+		Form       consentLinkInput
+	}{rows, canConnect, links, created, form}})
 	return nil
 }
 
@@ -129,6 +150,9 @@ func (s *Server) pageConsentStart(w http.ResponseWriter, r *http.Request) error 
 
 // pageConsentCallback is where Entra sends the admin back.
 func (s *Server) pageConsentCallback(w http.ResponseWriter, r *http.Request) error {
+	if s.consentAnswerIsInvitation(r) {
+		return s.pageInviteCallback(w, r)
+	}
 	q := r.URL.Query()
 	sess, err := s.deps.Access.ConsentCallback(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"), q.Get("error_description"))
 	if err != nil {
