@@ -177,3 +177,125 @@ func TestConsentLinkConnectsATenant(t *testing.T) {
 		t.Fatal("the link's token came back in a listing or the logs")
 	}
 }
+
+// TestConsentLinkRefusals: a link named for one tenant refuses another's
+// admin, an answer carried to another browser is refused (and the right
+// browser may still use it), and revoked, expired and unknown links get a
+// clear page. A user limited to one tenant may invite only that tenant.
+func TestConsentLinkRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	e, _ := stewardtest.Emulator(t, emulator.Config{})
+	b.useEmulator(t, e)
+	olivia, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleOperator})
+	cf := e.Connection()
+	contoso, _ := cf.Tenant(emulator.ContosoTenantName)
+	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
+	admin := contoso.Users[0].UserPrincipalName
+
+	// Named for Northwind, used by Contoso's admin: refused, nothing bound.
+	l := createLink(t, b, token, `{"customerName":"Northwind","expectedTenant":"`+northwind.ID+`"}`)
+	c := b.browser(t)
+	resp, body := get(t, c, l.URL)
+	wantStatus(t, resp, body, http.StatusOK)
+	resp, body = postForm(t, c, b.ts.URL+"/invite/consent", url.Values{"token": {hiddenInput(body, "token")}})
+	wantStatus(t, resp, body, http.StatusSeeOther)
+	authorize := resp.Header.Get("Location")
+	if !strings.Contains(authorize, "/"+northwind.ID+"/") {
+		t.Fatalf("a link named for Northwind sends the admin to %s", authorize)
+	}
+	// The emulator signs Contoso's admin in only at Contoso's authority:
+	// try what a crafted answer would bring, a consent in another tenant.
+	authorize = strings.Replace(authorize, "/"+northwind.ID+"/", "/organizations/", 1)
+	answer := stewardtest.Consent(t, e, authorize, admin, true)
+	resp, body = get(t, c, b.ts.URL+"/tenants/connect/callback?"+answer.Encode())
+	wantStatus(t, resp, body, http.StatusForbidden)
+	if !strings.Contains(body, "this consent link is for another tenant") {
+		t.Fatalf("wrong tenant: %.1500s", body)
+	}
+	if got := linkState(t, b, token, l.ID); got.State != "opened" || got.TenantID != northwind.ID || got.ConsentedBy != "" {
+		t.Fatalf("after a refused tenant: %+v", got)
+	}
+	refused := b.events(t, "tenant.consent_refused")
+	if len(refused) != 1 || refused[0].TenantID != contoso.ID || refused[0].Actor != "invitation:"+strconv.FormatInt(l.ID, 10) {
+		t.Fatalf("refusals: %+v", refused)
+	}
+	resp, body = b.do(t, req{method: "GET", path: "/api/v1/tenants/" + contoso.ID, token: token})
+	wantStatus(t, resp, body, http.StatusNotFound)
+
+	// An answer brought to another browser is refused; the one that
+	// started the consent may still finish it.
+	l = createLink(t, b, token, `{"customerName":"Contoso"}`)
+	c = b.browser(t)
+	resp, body = get(t, c, l.URL)
+	wantStatus(t, resp, body, http.StatusOK)
+	resp, body = postForm(t, c, b.ts.URL+"/invite/consent", url.Values{"token": {hiddenInput(body, "token")}})
+	wantStatus(t, resp, body, http.StatusSeeOther)
+	answer = stewardtest.Consent(t, e, resp.Header.Get("Location"), admin, true)
+	resp, body = get(t, b.browser(t), b.ts.URL+"/tenants/connect/callback?"+answer.Encode())
+	wantStatus(t, resp, body, http.StatusBadRequest)
+	if !strings.Contains(body, "another browser") {
+		t.Fatalf("another browser: %.1500s", body)
+	}
+	resp, body = get(t, c, b.ts.URL+"/tenants/connect/callback?"+answer.Encode())
+	wantStatus(t, resp, body, http.StatusOK)
+	if got := linkState(t, b, token, l.ID); got.State != "consented" || got.TenantID != contoso.ID {
+		t.Fatalf("after consent: %+v", got)
+	}
+
+	// Revoked from the Tenants page, asked first.
+	l = createLink(t, b, token, `{}`)
+	op := b.browser(t)
+	op.Jar.SetCookies(mustURL(t, b.ts.URL), []*http.Cookie{{Name: sessionCookie, Value: b.session(t, olivia.ID)}})
+	path := b.ts.URL + "/tenants/invitations/" + strconv.FormatInt(l.ID, 10) + "/revoke"
+	resp, body = postForm(t, op, path, url.Values{})
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, "Revoke the link") || linkState(t, b, token, l.ID).State != "pending" {
+		t.Fatalf("confirmation: %.1500s", body)
+	}
+	resp, body = postForm(t, op, path, url.Values{"confirm": {"yes"}})
+	wantStatus(t, resp, body, http.StatusSeeOther)
+	resp, body = get(t, b.browser(t), l.URL)
+	wantStatus(t, resp, body, http.StatusConflict)
+	if !strings.Contains(body, "revoked") || linkState(t, b, token, l.ID).State != "revoked" || len(b.events(t, "invitation.revoke")) != 1 {
+		t.Fatalf("revoked link: %.1500s", body)
+	}
+
+	// Expired, and unknown.
+	secret, hash := steward.NewToken(steward.InvitationTokenPrefix)
+	old := &steward.Invitation{CreatedBy: "olivia", Hash: hash, ExpiresAt: time.Now().Add(-time.Minute)}
+	if err := b.db.InvitationCreate(t.Context(), old, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = get(t, b.browser(t), b.ts.URL+"/invite?token="+secret)
+	wantStatus(t, resp, body, http.StatusConflict)
+	if !strings.Contains(body, "expired") || linkState(t, b, token, old.ID).State != "expired" {
+		t.Fatalf("expired link: %.1500s", body)
+	}
+	resp, body = get(t, b.browser(t), b.ts.URL+"/invite?token="+steward.InvitationTokenPrefix+"nosuchtoken")
+	wantStatus(t, resp, body, http.StatusNotFound)
+
+	// The Tenants page lists the links with their states.
+	resp, body = get(t, op, b.ts.URL+"/tenants")
+	wantStatus(t, resp, body, http.StatusOK)
+	for _, s := range []string{"Invite customers", ">revoked<", ">consented<", ">opened<", ">expired<"} {
+		if !strings.Contains(body, s) {
+			t.Fatalf("Tenants page lacks %q: %.3000s", s, body)
+		}
+	}
+	resp, body = postForm(t, op, b.ts.URL+"/tenants/invitations", url.Values{"customerName": {"Fabrikam"}, "expiresIn": {"7d"}})
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `id="invite-url"`) || !strings.Contains(body, b.ts.URL+"/invite?token="+steward.InvitationTokenPrefix) {
+		t.Fatalf("created link not shown: %.3000s", body)
+	}
+
+	// Limited to Contoso: only Contoso's links, by ID.
+	_, scoped := b.user(t, "carl", steward.Grant{Role: steward.RoleOperator, Tenants: []string{contoso.ID}})
+	resp, body = b.do(t, req{method: "POST", path: "/api/v1/consent-links", token: scoped, body: `{"customerName":"Anyone"}`})
+	wantAPIError(t, resp, body, http.StatusForbidden, steward.EFORBIDDEN, "name the tenant ID")
+	resp, body = b.do(t, req{method: "POST", path: "/api/v1/consent-links", token: scoped, body: `{"expectedTenant":"` + northwind.ID + `"}`})
+	wantStatus(t, resp, body, http.StatusForbidden)
+	createLink(t, b, scoped, `{"expectedTenant":"`+contoso.ID+`","expiresIn":"90d"}`)
+	resp, body = b.do(t, req{method: "POST", path: "/api/v1/consent-links", token: scoped, body: `{"expectedTenant":"` + contoso.ID + `","expiresIn":"91d"}`})
+	wantAPIError(t, resp, body, http.StatusBadRequest, steward.EINVALID, "at most 90d")
+}
