@@ -70,7 +70,7 @@ func TestConsentLinkConnectsATenant(t *testing.T) {
 	b := setup(t)
 	e, _ := stewardtest.Emulator(t, emulator.Config{})
 	b.useEmulator(t, e)
-	_, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleOperator})
+	olivia, token := b.user(t, "olivia", steward.Grant{Role: steward.RoleOperator})
 	cf := e.Connection()
 	contoso, _ := cf.Tenant(emulator.ContosoTenantName)
 	northwind, _ := cf.Tenant(emulator.NorthwindTenantName)
@@ -134,6 +134,25 @@ func TestConsentLinkConnectsATenant(t *testing.T) {
 	got := linkState(t, b, token, l.ID)
 	if got.State != "connected" || got.ConnectedAt == nil || got.TenantID != contoso.ID {
 		t.Fatalf("after connecting: %+v", got)
+	}
+	// The first sync runs with the consent's roles only, which do not let
+	// Steward read the activity log: each run says so, per subscription.
+	runs, err := b.db.SyncRunList(t.Context(), everything, contoso.Subscriptions[0], 1)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("first sync: %v %v", runs, err)
+	}
+	if err := b.svc.Inventory.RunSync(steward.NewSystemContext(t.Context()), runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = b.do(t, req{method: "GET", path: "/api/v1/subscriptions/" + contoso.Subscriptions[0] + "/sync-runs", token: token})
+	wantStatus(t, resp, body, http.StatusOK)
+	if want, _ := json.Marshal(steward.WarnActivityLogForbidden); !strings.Contains(body, `"status":"succeeded"`) || !strings.Contains(body, `"warning":`+string(want)) {
+		t.Fatalf("sync runs after consent: %s", body)
+	}
+	resp, body = b.do(t, req{method: "GET", path: "/subscriptions/" + contoso.Subscriptions[0], cookie: b.session(t, olivia.ID)})
+	wantStatus(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, "missing permission") || !strings.Contains(body, "Monitoring Reader or Reader needed") {
+		t.Fatalf("subscription page: %.3000s", body)
 	}
 
 	// Used up: the link, and a new consent through it, are refused.
