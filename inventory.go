@@ -226,7 +226,6 @@ type SyncRun struct {
 // Microsoft.Insights/eventtypes/values/read.
 const WarnActivityLogForbidden = "Drift authors unknown: Steward's read identity lacks permission to read the activity log (Monitoring Reader or Reader needed)."
 
-
 // AliveAt is when the process running r last showed it was alive: its
 // heartbeat, or its start.
 func (r *SyncRun) AliveAt() time.Time {
