@@ -164,6 +164,43 @@ type AccessService interface {
 	// with the consenting user as actor.
 	ConsentComplete(ctx context.Context, sessionID, tenantName string, subscriptionIDs []string) (*Tenant, []ConsentResult, error)
 
+	// InvitationCreate makes a consent link for one customer and returns
+	// it with its token, which is shown this once and never stored. It
+	// needs tenants.manage on the tenant named by ID, or on every tenant
+	// when none is. EINVALID, EFORBIDDEN.
+	InvitationCreate(ctx context.Context, in InvitationInput) (*Invitation, string, error)
+	// Invitations lists the invitations the caller may manage, newest
+	// first.
+	Invitations(ctx context.Context) ([]*Invitation, error)
+	// Invitation returns one of them. ENOTFOUND.
+	Invitation(ctx context.Context, id int64) (*Invitation, error)
+	// InvitationRevoke makes an invitation's link useless at once.
+	// Audited. ENOTFOUND, ECONFLICT (already used or revoked).
+	InvitationRevoke(ctx context.Context, id int64) (*Invitation, error)
+	// InvitationOpen is the link's holder opening it: it returns the
+	// invitation when it may still be used, and marks it opened. Refusals
+	// are audited. ENOTFOUND (no such link), ECONFLICT (used, expired or
+	// revoked).
+	InvitationOpen(ctx context.Context, req InvitationRequest) (*Invitation, error)
+	// InvitationConsentStart begins admin consent for the link's holder and
+	// returns the URL to send them to; the answer comes back to
+	// redirectURI, with the browser's req.Binding. As InvitationOpen.
+	InvitationConsentStart(ctx context.Context, req InvitationRequest, redirectURI string) (string, error)
+	// InvitationConsent reports whether state is that of a consent begun
+	// through an invitation, so its answer needs no Steward session.
+	InvitationConsent(state string) bool
+	// InvitationConsentCallback handles the admin's answer to a consent
+	// begun through an invitation: the invitation is bound to the tenant
+	// the admin consented in (it must be the one named, and the
+	// invitation bound to no other). EINVALID (unknown state), EFORBIDDEN
+	// (declined, another browser, another tenant), ECONFLICT.
+	InvitationConsentCallback(ctx context.Context, req InvitationRequest, state, code, errCode, errDescription string) (*ConsentSession, error)
+	// InvitationConsentComplete assigns Steward's roles on the chosen
+	// subscriptions as the consenting admin, connects the tenant under the
+	// invitation's customer name and uses the invitation up, once.
+	// ENOTFOUND (session expired), EINVALID, EFORBIDDEN, ECONFLICT.
+	InvitationConsentComplete(ctx context.Context, req InvitationRequest, sessionID string, subscriptionIDs []string) (*Tenant, []ConsentResult, error)
+
 	// ConnectServicePrincipal checks and stores a customer's app
 	// credentials (sealed), validates them and starts a sync. EINVALID,
 	// EUNAUTHORIZED (the credential does not work), ECONFLICT (connected).

@@ -217,7 +217,17 @@ type SyncRun struct {
 	// HeartbeatAt is, while the run is running, when the process running
 	// it last showed it was alive (see SyncRunClaim).
 	HeartbeatAt time.Time
+	// Warning is what the run could not do without failing, such as read
+	// the activity log to name who changed tags outside Steward; "" when
+	// it did everything.
+	Warning string
 }
+
+// WarnActivityLogForbidden is a sync run's warning when Steward's read
+// identity may not read the subscription's activity log: the consent roles
+// (Tag Contributor, Cost Management Reader) do not include
+// Microsoft.Insights/eventtypes/values/read.
+const WarnActivityLogForbidden = "Drift authors unknown: Steward's read identity lacks permission to read the activity log (Monitoring Reader or Reader needed)."
 
 // AliveAt is when the process running r last showed it was alive: its
 // heartbeat, or its start.

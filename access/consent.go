@@ -23,13 +23,20 @@ type pendingConsent struct {
 	by                               string // the Steward user who started it
 	byID                             int64
 	expires                          time.Time
+	// invitation is set when the holder of a consent link started it;
+	// binding is then the hash of the value their browser keeps, which
+	// must come back with the answer.
+	invitation int64
+	binding    string
 }
 
 type consentSession struct {
-	view    steward.ConsentSession
-	tok     *steward.DelegatedToken
-	by      int64
-	expires time.Time
+	view       steward.ConsentSession
+	tok        *steward.DelegatedToken
+	by         int64
+	invitation int64  // as in pendingConsent
+	binding    string // as in pendingConsent
+	expires    time.Time
 }
 
 const (
@@ -101,7 +108,11 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 	s.mu.Lock()
 	s.sweep(now)
 	p := s.pending[state]
-	delete(s.pending, state)
+	if p != nil && p.invitation != 0 {
+		p = nil // a consent link's answer: InvitationConsentCallback's, not a Steward user's
+	} else {
+		delete(s.pending, state)
+	}
 	s.mu.Unlock()
 	if p == nil {
 		s.auditFailure(ctx, "tenant.consent_failed", "", "unknown or expired consent state")
@@ -136,6 +147,14 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 		tok = nil
 		return nil, err
 	}
+	return s.openSession(ctx, p, tok)
+}
+
+// openSession lists what the consenting user can give Steward and keeps
+// their token in memory, for the user (or the consent link's holder) who
+// started the consent.
+func (s *Service) openSession(ctx context.Context, p *pendingConsent, tok *steward.DelegatedToken) (*steward.ConsentSession, error) {
+	now := s.now()
 	subs, owned, err := s.azure.DelegatedSubscriptions(ctx, tok)
 	if err != nil {
 		s.auditFailure(ctx, "tenant.consent_failed", tok.TenantID, steward.ErrorMessage(err))
@@ -162,10 +181,13 @@ func (s *Service) ConsentCallback(ctx context.Context, state, code, errCode, err
 	}
 	view.ExpiresAt = expires
 	s.mu.Lock()
-	s.sessions[view.ID] = &consentSession{view: view, tok: tok, by: p.byID, expires: expires}
+	s.sessions[view.ID] = &consentSession{view: view, tok: tok, by: p.byID, invitation: p.invitation, binding: p.binding, expires: expires}
 	s.mu.Unlock()
 	ev := steward.NewAuditEvent(ctx, "tenant.consent_granted", tok.TenantID).WithTenant(tok.TenantID).
 		With("consenting_user", tok.UserName).With("purpose", p.purpose).With("subscriptions", fmt.Sprint(len(view.Subscriptions)))
+	if p.invitation != 0 {
+		ev.With("invitation_id", fmt.Sprint(p.invitation))
+	}
 	if err := s.store.AuditAppend(ctx, ev); err != nil {
 		return nil, err
 	}
@@ -210,7 +232,7 @@ func (s *Service) ConsentSession(ctx context.Context, id string) (*steward.Conse
 	defer s.mu.Unlock()
 	s.sweep(s.now())
 	c := s.sessions[id]
-	if c == nil || c.by != actor(ctx).UserID {
+	if c == nil || c.invitation != 0 || c.by != actor(ctx).UserID {
 		return nil, steward.Errorf(steward.ENOTFOUND, "This consent has expired (it lasts at most an hour). Start again.")
 	}
 	v := c.view
@@ -224,7 +246,7 @@ func (s *Service) take(ctx context.Context, id string) (*consentSession, error) 
 	defer s.mu.Unlock()
 	s.sweep(s.now())
 	c := s.sessions[id]
-	if c == nil || c.by != actor(ctx).UserID {
+	if c == nil || c.invitation != 0 || c.by != actor(ctx).UserID {
 		return nil, steward.Errorf(steward.ENOTFOUND, "This consent has expired (it lasts at most an hour). Start again.")
 	}
 	delete(s.sessions, id)
@@ -239,6 +261,13 @@ func (s *Service) ConsentComplete(ctx context.Context, sessionID, tenantName str
 		return nil, nil, err
 	}
 	defer func() { c.tok = nil }()
+	return s.complete(ctx, c, tenantName, subscriptionIDs, nil)
+}
+
+// complete does what the consenting user chose. claim, when given, runs
+// once the choice is known to be good and before anything is assigned or
+// recorded: a consent link uses itself up there, and an error stops it all.
+func (s *Service) complete(ctx context.Context, c *consentSession, tenantName string, subscriptionIDs []string, claim func() error) (*steward.Tenant, []steward.ConsentResult, error) {
 	// Grants may have changed since the callback: check again, before the
 	// token assigns or removes anything.
 	if err := s.consentAllowed(ctx, c.view.TenantID, c.view.TenantID, c.view.Purpose); err != nil {
@@ -272,6 +301,11 @@ func (s *Service) ConsentComplete(ctx context.Context, sessionID, tenantName str
 		return t, results, nil
 	}
 
+	if claim != nil {
+		if err := claim(); err != nil {
+			return nil, nil, err
+		}
+	}
 	t, err := s.store.TenantGet(ctx, visible(ctx), tenantID)
 	if steward.ErrorCode(err) == steward.ENOTFOUND {
 		name := strings.TrimSpace(tenantName)

@@ -23,6 +23,7 @@ import (
 // Store is what the service needs of the database.
 type Store interface {
 	steward.TenantStore
+	steward.InvitationStore
 	steward.InventoryStore
 	steward.AuditLog
 }

@@ -328,9 +328,11 @@ func (s *Service) RunSync(ctx context.Context, runID int64) error {
 }
 
 // attributeDrift names who changed tags outside Steward: Azure's activity
-// log has the caller of each write. Best effort — an identity without
-// Microsoft.Insights read (Tag Contributor alone) leaves drift unnamed.
+// log has the caller of each write. An identity that may not read it (Tag
+// Contributor and Cost Management Reader alone, as consent assigns) leaves
+// drift unnamed, and the run says so in its warning rather than fail.
 func (s *Service) attributeDrift(ctx context.Context, id steward.AzureIdentity, run *steward.SyncRun) {
+	run.Warning = ""
 	since := run.StartedAt.AddDate(0, 0, -89) // the activity log keeps 90 days
 	if runs, err := s.store.SyncRunList(ctx, visible(ctx), run.SubscriptionID, 10); err == nil {
 		for _, r := range runs {
@@ -342,7 +344,11 @@ func (s *Service) attributeDrift(ctx context.Context, id steward.AzureIdentity, 
 	}
 	acts, err := s.azure.Activity(ctx, id, run.SubscriptionID, since)
 	if err != nil {
-		s.log.DebugContext(ctx, "drift left unnamed: the activity log is not readable", slog.String("subscription_id", run.SubscriptionID), slog.Any("error", err))
+		run.Warning = steward.WarnActivityLogForbidden
+		if steward.ErrorCode(err) != steward.EFORBIDDEN {
+			run.Warning = "Drift authors unknown: the activity log could not be read (" + steward.ErrorMessage(err) + ")."
+		}
+		s.log.InfoContext(ctx, "drift left unnamed: the activity log is not readable", slog.String("subscription_id", run.SubscriptionID), slog.Any("error", err))
 		return
 	}
 	callers := map[string]string{}

@@ -306,14 +306,14 @@ func (tx *Tx) purgeTags(ctx context.Context, subscriptionID string) error {
 }
 
 const syncRunColumns = `id, subscription_id, reason, method, status, created_by, created_at, started_at, finished_at,
-	expected, seen, written, deleted, pages, error, resume, heartbeat_at`
+	expected, seen, written, deleted, pages, error, resume, heartbeat_at, warning`
 
 func scanSyncRun(row interface{ Scan(...any) error }) (*steward.SyncRun, error) {
 	var r steward.SyncRun
 	var method, status string
 	var created, started, finished, heartbeat sql.NullInt64
 	if err := row.Scan(&r.ID, &r.SubscriptionID, &r.Reason, &method, &status, &r.CreatedBy, &created, &started, &finished,
-		&r.Expected, &r.Seen, &r.Written, &r.Deleted, &r.Pages, &r.Error, &r.Resume, &heartbeat); err != nil {
+		&r.Expected, &r.Seen, &r.Written, &r.Deleted, &r.Pages, &r.Error, &r.Resume, &heartbeat, &r.Warning); err != nil {
 		return nil, err
 	}
 	r.Method, r.Status = steward.SyncMethod(method), steward.SyncRunStatus(status)
@@ -402,10 +402,10 @@ func (db *DB) SyncRunUpdate(ctx context.Context, run *steward.SyncRun) error {
 	return db.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE sync_runs SET method = $1, status = $2, started_at = $3, finished_at = $4, expected = $5, seen = $6,
-				written = $7, deleted = $8, pages = $9, error = $10, resume = $11
-			WHERE id = $12 AND status <> 'canceled'`,
+				written = $7, deleted = $8, pages = $9, error = $10, resume = $11, warning = $12
+			WHERE id = $13 AND status <> 'canceled'`,
 			string(run.Method), string(run.Status), micros(run.StartedAt), micros(run.FinishedAt), run.Expected, run.Seen,
-			run.Written, run.Deleted, run.Pages, run.Error, run.Resume, run.ID)
+			run.Written, run.Deleted, run.Pages, run.Error, run.Resume, run.Warning, run.ID)
 		if err != nil {
 			return fmt.Errorf("updating sync run: %w", err)
 		}

@@ -43,6 +43,7 @@ var fuzzParams = []string{
 	"level", "keep", "enabled", "confirm", "partnerId", "name", "password", "tenantId", "readClient", "readSecret",
 	"mk0", "mv0", "dk0", "rf0", "rt0", "f.tenant", "f.subscription", "f.tag", "skip", "back", "session", "state",
 	"code", "error", "error_description", "purpose", "template", "parameters", "expiresIn", "displayName",
+	"token", "customerName", "expectedTenant",
 }
 
 // fuzzFields are JSON body fields the API reads.
@@ -50,7 +51,7 @@ var fuzzFields = []string{
 	"resources", "filter", "merge", "delete", "rename", "dryRun", "skipRefused", "level", "keep", "enabled",
 	"method", "partnerId", "replacement", "tenantId", "name", "read", "write", "clientId", "clientSecret",
 	"expiresAt", "files", "data", "template", "parameters", "password", "currentPassword", "newPassword",
-	"displayName", "email", "grants", "role", "tenants", "expiresIn", "disabled",
+	"displayName", "email", "grants", "role", "tenants", "expiresIn", "disabled", "customerName", "expectedTenant",
 }
 
 // fuzzCase is one mutated request for a route, from a seeded generator.

@@ -52,6 +52,9 @@ type apiSyncRun struct {
 	// abandoned, and the next sync takes its place.
 	HeartbeatAt *time.Time `json:"heartbeatAt,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	// Warning is what a run could not do without failing: for one, naming
+	// who changed tags in Azure, when Steward may not read the activity log.
+	Warning string `json:"warning,omitempty"`
 }
 
 type apiResource struct {
@@ -178,7 +181,7 @@ func toAPISyncRun(r *steward.SyncRun, now time.Time) apiSyncRun {
 	p, eta := r.Progress(now)
 	out := apiSyncRun{ID: r.ID, SubscriptionID: r.SubscriptionID, Reason: r.Reason, Method: string(r.Method), Status: string(r.Status),
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), StartedAt: optTime(r.StartedAt), FinishedAt: optTime(r.FinishedAt),
-		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error}
+		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error, Warning: r.Warning}
 	if r.Status == steward.SyncRunning {
 		out.HeartbeatAt = optTime(r.AliveAt())
 	}

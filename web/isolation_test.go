@@ -18,6 +18,7 @@ import (
 type alpha struct {
 	tenant, sub, resource, run, edit, item, both string
 	credential, credentialJSON                   string // a credential's row ID; its client ID and secret
+	invitation                                   string // a consent link's ID
 	markers                                      []string
 }
 
@@ -133,9 +134,22 @@ var isolationProbes = map[string]func(a alpha) []probe{
 	"PUT /api/v1/tenants/{tenantId}/partner":              func(a alpha) []probe { return at("/api/v1/tenants/"+a.tenant+"/partner", `{"partnerId":"1234567"}`) },
 	"GET /api/v1/tenants/{tenantId}/least-privilege-role": func(a alpha) []probe { return at("/api/v1/tenants/"+a.tenant+"/least-privilege-role", "") },
 	"GET /api/v1/tenants/{tenantId}/review":               func(a alpha) []probe { return at("/api/v1/tenants/"+a.tenant+"/review", "") },
-	"GET /tenants":                                        plain,
-	"GET /tenants/connect":                                func(a alpha) []probe { return q("/tenants/connect", "", "tenant="+a.tenant) },
-	"POST /tenants/connect/consent":                       func(a alpha) []probe { return []probe{{body: "tenant=" + a.tenant, target: true}} },
+	"POST /api/v1/consent-links": func(a alpha) []probe {
+		return []probe{{body: `{"customerName":"Mine","expectedTenant":"` + a.tenant + `"}`, target: true}, {body: `{"customerName":"Anyone"}`, target: true}}
+	},
+	"GET /api/v1/consent-links":         plain,
+	"GET /api/v1/consent-links/{id}":    func(a alpha) []probe { return at("/api/v1/consent-links/"+a.invitation, "") },
+	"DELETE /api/v1/consent-links/{id}": func(a alpha) []probe { return at("/api/v1/consent-links/"+a.invitation, "") },
+	"POST /tenants/invitations": func(a alpha) []probe {
+		return []probe{{body: "customerName=Mine&expectedTenant=" + a.tenant, target: true}}
+	},
+	"POST /tenants/invitations/{id}/revoke": func(a alpha) []probe { return at("/tenants/invitations/"+a.invitation+"/revoke", "confirm=yes") },
+	"GET /invite":                           func(a alpha) []probe { return []probe{{path: "/invite?token=stwi_x", target: true}} },
+	"POST /invite/consent":                  func(a alpha) []probe { return []probe{{body: "token=stwi_x", target: true}} },
+	"POST /invite/complete":                 func(a alpha) []probe { return []probe{{body: "session=x&subscription=" + a.sub, target: true}} },
+	"GET /tenants":                          plain,
+	"GET /tenants/connect":                  func(a alpha) []probe { return q("/tenants/connect", "", "tenant="+a.tenant) },
+	"POST /tenants/connect/consent":         func(a alpha) []probe { return []probe{{body: "tenant=" + a.tenant, target: true}} },
 	"GET /tenants/connect/callback": func(a alpha) []probe {
 		return []probe{{path: "/tenants/connect/callback?state=x&code=y", target: true}}
 	},
@@ -333,7 +347,13 @@ func isolationEstate(t testing.TB, b *testBundle, e *emulator.Emulator) (alpha, 
 	cred, _ := json.Marshal(map[string]string{"clientId": reader.ClientID, "clientSecret": reader.ClientSecret})
 	a.credentialJSON = string(cred)
 
-	a.markers = []string{contoso.ID, "Alpha Isolation Corp", "alpha-secret-value", "alphaonly", reader.ClientID, tagger.ClientID, ra[0].ID, ra[1].ID}
+	inv, _, err := b.svc.Access.InvitationCreate(ctx, steward.InvitationInput{CustomerName: "Alpha Invitee Ltd", ExpectedTenant: contoso.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.invitation = strconv.FormatInt(inv.ID, 10)
+
+	a.markers = []string{contoso.ID, "Alpha Isolation Corp", "Alpha Invitee Ltd", "alpha-secret-value", "alphaonly", reader.ClientID, tagger.ClientID, ra[0].ID, ra[1].ID}
 	subs, err := b.db.SubscriptionList(t.Context(), everything, steward.SubscriptionFilter{TenantID: contoso.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -370,6 +390,7 @@ func alphaState(t *testing.T, b *testBundle, a alpha) string {
 	}
 	rs, _, err := b.db.ResourceList(ctx, sc, steward.ResourceFilter{Limit: 1000})
 	add(rs, err)
+	add(b.db.InvitationList(ctx, sc))
 	out, err := json.Marshal(state)
 	if err != nil {
 		t.Fatal(err)

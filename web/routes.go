@@ -43,6 +43,10 @@ type route struct {
 	kind         kind
 	h            handlerFunc
 	doc          *apiDoc // OpenAPI description; required for kindAPI
+	// open, when set, lets a request it accepts through without sign-in
+	// or permission (input is still checked): the consent answer of a
+	// consent link, which the customer's admin brings with no session.
+	open func(r *http.Request) bool
 }
 
 // pattern is the net/http mux pattern.
@@ -162,6 +166,15 @@ func (s *Server) routeTable() []*route {
 		{method: "GET", path: "/api/v1/tenants/{tenantId}/review", scope: scopeTenant, perm: steward.PermAuditRead, kind: kindAPI, h: s.apiReview,
 			doc: &apiDoc{tag: "tenants", summary: "Security review over a period: permissions, credentials, writes by caller (Steward and Azure); format=csv for a file", query: []param{{"from", "string", "Start (default a month ago)"}, {"to", "string", "End (default now)"}, {"format", "string", "json (default) or csv"}}, response: "Review"}},
 
+		{method: "POST", path: "/api/v1/consent-links", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiCreateConsentLink,
+			doc: &apiDoc{tag: "tenants", summary: "Create a consent link for one customer, optionally naming their tenant ID or domain, expiring in expiresIn (14d unless given, at most 90d); its URL is in this response only", request: "ConsentLinkCreate", response: "ConsentLinkCreated", status: 201}},
+		{method: "GET", path: "/api/v1/consent-links", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiListConsentLinks,
+			doc: &apiDoc{tag: "tenants", summary: "Consent links with their state (pending, opened, consented, connected, revoked, expired), newest first; never their URL", response: "ConsentLinkList"}},
+		{method: "GET", path: "/api/v1/consent-links/{id}", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiGetConsentLink,
+			doc: &apiDoc{tag: "tenants", summary: "One consent link and its state", response: "ConsentLink"}},
+		{method: "DELETE", path: "/api/v1/consent-links/{id}", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindAPI, h: s.apiRevokeConsentLink,
+			doc: &apiDoc{tag: "tenants", summary: "Revoke a consent link: it stops working at once", response: "ConsentLink"}},
+
 		// Pages.
 		{method: "GET", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLogin},
 		{method: "POST", path: "/login", scope: scopePublic, kind: kindPage, h: s.pageLoginSubmit},
@@ -185,10 +198,15 @@ func (s *Server) routeTable() []*route {
 		{method: "GET", path: "/tenants", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindPage, h: s.pageTenants},
 		{method: "GET", path: "/tenants/connect", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConnect},
 		{method: "POST", path: "/tenants/connect/consent", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConsentStart},
-		{method: "GET", path: "/tenants/connect/callback", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConsentCallback},
+		{method: "GET", path: "/tenants/connect/callback", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConsentCallback, open: s.consentAnswerIsInvitation},
 		{method: "POST", path: "/tenants/connect/complete", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConsentComplete},
 		{method: "POST", path: "/tenants/connect/service-principal", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConnectSP},
 		{method: "POST", path: "/tenants/connect/lighthouse", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageConnectLighthouse},
+		{method: "POST", path: "/tenants/invitations", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageInvitationCreate},
+		{method: "POST", path: "/tenants/invitations/{id}/revoke", scope: scopeSome, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageInvitationRevoke},
+		{method: "GET", path: "/invite", scope: scopePublic, kind: kindPage, h: s.pageInvite},
+		{method: "POST", path: "/invite/consent", scope: scopePublic, kind: kindPage, h: s.pageInviteConsent},
+		{method: "POST", path: "/invite/complete", scope: scopePublic, kind: kindPage, h: s.pageInviteComplete},
 		{method: "GET", path: "/tenants/{tenantId}", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindPage, h: s.pageTenant},
 		{method: "POST", path: "/tenants/{tenantId}/write-access", scope: scopeTenant, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageWriteAccess},
 		{method: "POST", path: "/tenants/{tenantId}/validate", scope: scopeTenant, perm: steward.PermTenantsManage, kind: kindPage, h: s.pageValidate},
@@ -296,7 +314,8 @@ func (s *Server) guard(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nameRoute(r, rt.pattern())
 		actor := steward.ActorFromContext(r.Context())
-		if rt.scope != scopePublic && actor == nil {
+		open := rt.open != nil && rt.open(r)
+		if rt.scope != scopePublic && actor == nil && !open {
 			s.audit(r, newEvent(r, "access.unauthenticated", rt.pattern()).WithOutcome(steward.OutcomeDenied).WithActor("anonymous"))
 			if rt.kind == kindPage {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -305,7 +324,7 @@ func (s *Server) guard(rt *route) http.Handler {
 			s.writeError(w, r, rt, steward.Errorf(steward.EUNAUTHORIZED, "Sign in or send an API token (Authorization: Bearer …)."))
 			return
 		}
-		if !allowed(rt, actor, r) {
+		if !open && !allowed(rt, actor, r) {
 			s.audit(r, newEvent(r, "access.denied", rt.pattern()).WithOutcome(steward.OutcomeDenied).With("permission", string(rt.perm)))
 			s.writeError(w, r, rt, steward.Errorf(steward.EFORBIDDEN, "Your roles do not allow this (it needs %s).", rt.perm))
 			return

@@ -49,6 +49,9 @@ type tenantsPage struct {
 	States        []stateChoice
 	First, Last   int    // the rows shown, counted from 1
 	Next          string // the next page's link, or ""
+	Links         []apiConsentLink
+	Created       *createdLink // a consent link just made, shown this once
+	Form          consentLinkInput
 }
 
 type tenantRow struct {
@@ -66,6 +69,13 @@ var tenantStates = append([]stateChoice{{Value: string(steward.TenantActive), La
 	healthStates...)
 
 func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
+	return s.renderTenants(w, r, http.StatusOK, "", nil, consentLinkInput{})
+}
+
+// renderTenants shows the tenants and, to those who may connect tenants,
+// the consent links they may manage; created is a link just made, shown
+// this once.
+func (s *Server) renderTenants(w http.ResponseWriter, r *http.Request, status int, errMsg string, created *createdLink, form consentLinkInput) error {
 	actor := steward.ActorFromContext(r.Context())
 	f, err := tenantFilter(r, tenantsPerPage)
 	if err != nil {
@@ -97,11 +107,20 @@ func (s *Server) pageTenants(w http.ResponseWriter, r *http.Request) error {
 		rows = append(rows, row)
 	}
 	d := tenantsPage{Rows: rows, CanConnect: actor.CanSome(steward.PermTenantsManage), Search: f.Search, State: state,
-		States: stateChoices(state, tenantStates), First: f.Offset + 1, Last: f.Offset + len(rows)}
+		States: stateChoices(state, tenantStates), First: f.Offset + 1, Last: f.Offset + len(rows), Created: created, Form: form}
 	if next != "" {
 		d.Next = "/tenants?" + url.Values{"q": {f.Search}, "state": {state}, "cursor": {next}}.Encode()
 	}
-	s.render(w, r, http.StatusOK, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Data: d})
+	if d.CanConnect {
+		invs, err := s.deps.Access.Invitations(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, i := range invs {
+			d.Links = append(d.Links, toAPIConsentLink(i, s.cfg.Now()))
+		}
+	}
+	s.render(w, r, status, "tenants", view{Title: "Tenants", Nav: "tenants", Flash: flash(r), Error: errMsg, Data: d})
 	return nil
 }
 
@@ -153,6 +172,9 @@ func (s *Server) pageConsentStart(w http.ResponseWriter, r *http.Request) error 
 
 // pageConsentCallback is where Entra sends the admin back.
 func (s *Server) pageConsentCallback(w http.ResponseWriter, r *http.Request) error {
+	if s.consentAnswerIsInvitation(r) {
+		return s.pageInviteCallback(w, r)
+	}
 	q := r.URL.Query()
 	sess, err := s.deps.Access.ConsentCallback(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"), q.Get("error_description"))
 	if err != nil {

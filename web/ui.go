@@ -22,6 +22,7 @@ var flashes = map[string]string{
 	"user-saved":       "Changes saved.",
 	"user-password":    "Password set. The user's sessions were ended and their API tokens revoked.",
 	"user-deleted":     "User deleted.",
+	"link-revoked":     "Consent link revoked: it no longer works.",
 	"grant-added":      "Role granted.",
 	"grant-removed":    "Role removed.",
 	"token-revoked":    "Token revoked. It stops working at once.",

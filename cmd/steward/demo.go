@@ -47,7 +47,7 @@ func runDemo(ctx context.Context, args []string, env func(string) string, stdout
 	// Azure in a box: the emulator in this process, its connection file in
 	// the data directory, and Steward pointed at it.
 	emu, err := emulator.New(emulator.Config{Estate: *estate, Logger: log,
-		RedirectURIs: []string{"https://127.0.0.1/tenants/connect/callback", "https://localhost/tenants/connect/callback"}})
+		RedirectURIs: consentRedirectURIs})
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,32 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/stewardhq/steward/emulator"
 )
+
+// consentRedirectURIs are registered on Steward's app in the emulator, so
+// consent works against it with Steward on this machine: loopback URIs
+// match on any port, as in Entra ID.
+var consentRedirectURIs = []string{"https://127.0.0.1/tenants/connect/callback", "https://localhost/tenants/connect/callback"}
+
+// stringList is a flag that may be given several times.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", v)
+	}
+	*l = append(*l, v)
+	return nil
+}
 
 // runEmulator runs `steward emulator`: the Azure emulator alone, until ctx
 // ends. It prints the base URL and where the connection file went, and with
@@ -27,6 +48,9 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	noThrottle := fs.Bool("no-throttling", false, "turn off Azure Resource Manager throttling")
 	latency := fs.Duration("latency", 0, "latency added to every ARM and Graph request, e.g. 50ms")
 	verbose := fs.Bool("v", false, "log every request")
+	var redirects stringList
+	fs.Var(&redirects, "redirect-uri", "`URL` Steward's consent comes back to, registered on Steward's app besides "+strings.Join(consentRedirectURIs, " and ")+
+		" (any port); give Steward's --public-url followed by /tenants/connect/callback when it is reached at another host. Repeatable")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: steward emulator [flags]
 
@@ -53,13 +77,14 @@ Ctrl-C. Flags:
 		level = slog.LevelDebug
 	}
 	cfg := emulator.Config{
-		Addr:       *addr,
-		Estate:     *estate,
-		Seed:       *seed,
-		StatePath:  *state,
-		Throttling: emulator.Throttling{Disabled: *noThrottle},
-		Faults:     emulator.Faults{Latency: *latency},
-		Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		Addr:         *addr,
+		Estate:       *estate,
+		Seed:         *seed,
+		StatePath:    *state,
+		Throttling:   emulator.Throttling{Disabled: *noThrottle},
+		RedirectURIs: append(slices.Clone(consentRedirectURIs), redirects...),
+		Faults:       emulator.Faults{Latency: *latency},
+		Logger:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	}
 	start := time.Now()
 	e, err := emulator.New(cfg)
@@ -80,6 +105,7 @@ Ctrl-C. Flags:
 	cf := e.Connection()
 	fmt.Fprintf(stdout, "Azure emulator (%s estate, seed %d) ready in %s at %s\n", cf.Estate, cf.Seed, time.Since(start).Round(time.Millisecond), cf.URL)
 	fmt.Fprintf(stdout, "Connection file: %s\n", path)
+	fmt.Fprintf(stdout, "Consent returns to: %s\n", strings.Join(cfg.RedirectURIs, ", "))
 	if *state != "" {
 		fmt.Fprintf(stdout, "State file: %s (saved on exit)\n", *state)
 	}
