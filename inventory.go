@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -221,6 +222,9 @@ type SyncRun struct {
 	// the activity log to name who changed tags outside Steward; "" when
 	// it did everything.
 	Warning string
+	// Wait says why a queued run has not started; read from its job, not
+	// stored. Nil when it is not queued or its job is not known.
+	Wait *Wait
 }
 
 // WarnActivityLogForbidden is a sync run's warning when Steward's read
@@ -456,6 +460,9 @@ type InventoryStore interface {
 	TagEditItems(ctx context.Context, scope Scope, editID int64, status TagEditStatus, after int64, limit int) ([]*TagEditItem, error)
 	// TagEditItemGet returns one item within the scope. ENOTFOUND.
 	TagEditItemGet(ctx context.Context, scope Scope, id int64) (*TagEditItem, error)
+	// TagEditPending counts an edit's pending items within the scope per
+	// subscription, at most limit subscriptions.
+	TagEditPending(ctx context.Context, scope Scope, editID int64, limit int) ([]*PendingWrites, error)
 	// TagEditItemsClaim claims up to limit of a subscription's pending items
 	// whose next attempt is due, oldest first: in one statement it moves
 	// their next attempt to now+lease and counts an attempt, so no other
@@ -586,6 +593,8 @@ type InventoryService interface {
 	TagEditItem(ctx context.Context, id int64) (*TagEditItem, error)
 	// Costs sums spend as q asks. EINVALID.
 	Costs(ctx context.Context, q CostQuery) ([]*CostGroup, error)
+	// CostImports says how far each subscription's costs are imported.
+	CostImports(ctx context.Context) ([]*CostImport, error)
 }
 
 // JobQueue queues background work; each job runs once across replicas.
@@ -599,6 +608,61 @@ type JobQueue interface {
 	EnqueueWriteBack(ctx context.Context, subscriptionID string) error
 	// EnqueueCosts queues fetching a subscription's costs.
 	EnqueueCosts(ctx context.Context, subscriptionID string) error
+
+	// SyncWait says why a queued run waits (its tenant's Resource Graph
+	// sync for a run of that method), WriteBackWait why a subscription's
+	// tag writes do; nil when their job is running or not queued.
+	SyncWait(ctx context.Context, run *SyncRun, tenantID string) (*Wait, error)
+	WriteBackWait(ctx context.Context, subscriptionID string) (*Wait, error)
+	// CostsWaits says why cost imports wait, by subscription: those not
+	// running or not queued are left out.
+	CostsWaits(ctx context.Context) (map[string]*Wait, error)
+}
+
+// Wait says why work that is due has not started, for the people watching
+// it: a run, a subscription's tag writes or its cost import.
+type Wait struct {
+	Reason WaitReason
+	Queue  string    // the job queue it waits in
+	Ahead  int       // WaitWorker: jobs before it in the queue
+	Until  time.Time // WaitQuota, WaitRetry: when it runs again
+}
+
+// WaitReason is why work waits.
+type WaitReason string
+
+// The reasons work waits.
+const (
+	WaitWorker WaitReason = "worker" // ready; every worker of its queue is busy
+	WaitQuota  WaitReason = "quota"  // Azure's quota is spent until Until
+	WaitRetry  WaitReason = "retry"  // it failed and is tried again at Until
+)
+
+// Message says the wait in a sentence.
+func (w *Wait) Message() string {
+	at := w.Until.UTC().Format("15:04:05 UTC")
+	switch w.Reason {
+	case WaitWorker:
+		if w.Ahead == 0 {
+			return "Waiting for a worker of the " + w.Queue + " queue; it is next."
+		}
+		return fmt.Sprintf("Waiting for a worker of the %s queue, behind %d other jobs.", w.Queue, w.Ahead)
+	case WaitQuota:
+		return "Waiting for Azure's quota, spent until " + at + "."
+	case WaitRetry:
+		return "Failed for now; tried again at " + at + "."
+	}
+	return "Waiting."
+}
+
+// CostImport is how far a subscription's costs are imported.
+type CostImport struct {
+	SubscriptionID string
+	Days           int       // the days imported: the last Days, today included
+	DaysStored     int       // of those, the days stored
+	StoredTo       time.Time // the last day stored
+	Current        bool      // every day is stored, up to yesterday or today
+	Wait           *Wait     // why its import waits, when it does
 }
 
 // QueueStat is how much work one job queue holds, for an operator watching

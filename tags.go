@@ -331,6 +331,20 @@ type TagEdit struct {
 	FailedCount   int
 	ConflictCount int
 	FinishedAt    time.Time
+	// Pending is, per subscription, what of the edit is still to be
+	// written and why it waits; filled in when one edit is read.
+	Pending []*PendingWrites
+}
+
+// PendingWrites is how many of an edit's items wait to be written in one
+// subscription, and why.
+type PendingWrites struct {
+	SubscriptionID string
+	Items          int
+	// NextAttemptAt is the soonest any may be tried: later than now when
+	// Azure throttled or failed the last try.
+	NextAttemptAt time.Time
+	Wait          *Wait
 }
 
 // TagEditItem is one resource's part of an edit: the outbox row the

@@ -169,3 +169,82 @@ func TestWorkIsStoredWithItsJob(t *testing.T) {
 		})
 	})
 }
+
+// TestWhyWorkWaits: queued runs, tag writes and cost imports say why they
+// wait — for a worker, behind the jobs ahead of them — and Spend's import
+// progress counts the days stored, on SQLite and on PostgreSQL.
+func TestWhyWorkWaits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.syncAll(t)
+		sys := steward.NewSystemContext(w.ctx)
+		// The jobs are queued but no worker runs yet.
+		r := w.runner(t)
+		if _, err := r.Migrate(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.db.SetQueue(r)
+		w.inv.SetJobs(r)
+		runs, err := w.inv.SyncTenant(w.ctx, w.tenant.ID, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, run := range runs {
+			got, err := w.inv.SyncRun(w.ctx, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Wait == nil || got.Wait.Reason != steward.WaitWorker || got.Wait.Ahead != i || got.Wait.Queue != jobs.QueueSync {
+				t.Fatalf("run %d of %d waits %+v; want a sync worker with %d ahead", i+1, len(runs), got.Wait, i)
+			}
+		}
+		res := w.stored(t, w.subs[1])[0]
+		edit, err := w.inv.SubmitTagEdit(w.ctx, &steward.TagEditRequest{Resources: []string{res.ID}, Merge: map[string]string{"steward-wait": "yes"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.inv.TagEdit(w.ctx, edit.ID)
+		if err != nil || len(got.Pending) != 1 || got.Pending[0].Items != 1 || got.Pending[0].Wait == nil || got.Pending[0].Wait.Reason != steward.WaitWorker {
+			t.Fatalf("edit pending %+v, %v; want one item waiting for a worker", got.Pending, err)
+		}
+
+		// Every subscription's costs are imported; then the first's are
+		// forgotten, so its import has four months to fetch. (A wait for
+		// the quota is the job's snooze: see TestCostsWaitForTheQuota.)
+		for _, sub := range w.subs {
+			if err := w.inv.IngestCosts(sys, sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		storetest.Exec(t, db, `UPDATE subscriptions SET costs_from = NULL, costs_to = NULL WHERE id = $1`, w.subs[0])
+		imports := func() map[string]*steward.CostImport {
+			t.Helper()
+			all, err := w.inv.CostImports(w.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]*steward.CostImport{}
+			for _, ci := range all {
+				out[ci.SubscriptionID] = ci
+			}
+			return out
+		}
+		if ci := imports(); ci[w.subs[0]].DaysStored != 0 || !ci[w.subs[1]].Current || ci[w.subs[1]].DaysStored != ci[w.subs[1]].Days {
+			t.Fatalf("imports %+v, %+v", ci[w.subs[0]], ci[w.subs[1]])
+		}
+		if err := r.EnqueueCosts(w.ctx, w.subs[0]); err != nil {
+			t.Fatal(err)
+		}
+		if ci := imports()[w.subs[0]]; ci.Wait == nil || ci.Wait.Reason != steward.WaitWorker || ci.Wait.Queue != jobs.QueueCosts {
+			t.Fatalf("a queued import waits %+v; want a worker", ci.Wait)
+		}
+		if err := r.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Stop(t.Context()) })
+		eventually(t, "the import done", func() bool {
+			ci := imports()[w.subs[0]]
+			return ci.Current && ci.Wait == nil
+		})
+	})
+}

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"time"
+
 	"context"
 	"strconv"
 
@@ -29,22 +31,49 @@ func (s *Service) Subscription(ctx context.Context, id string) (*steward.Subscri
 	return s.store.SubscriptionGet(ctx, sc, id)
 }
 
-// SyncRuns returns a subscription's latest runs, newest first.
+// SyncRuns returns a subscription's latest runs, newest first, a queued
+// one with why it waits.
 func (s *Service) SyncRuns(ctx context.Context, subscriptionID string, limit int) ([]*steward.SyncRun, error) {
 	sc, err := readScope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.SyncRunList(ctx, sc, subscriptionID, limit)
+	runs, err := s.store.SyncRunList(ctx, sc, subscriptionID, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if err := s.syncWait(ctx, sc, r); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
 }
 
-// SyncRun returns one run.
+// SyncRun returns one run, queued with why it waits.
 func (s *Service) SyncRun(ctx context.Context, id int64) (*steward.SyncRun, error) {
 	sc, err := readScope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.SyncRunGet(ctx, sc, id)
+	r, err := s.store.SyncRunGet(ctx, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.syncWait(ctx, sc, r)
+}
+
+// syncWait sets why a queued run waits, from its job.
+func (s *Service) syncWait(ctx context.Context, sc steward.Scope, r *steward.SyncRun) error {
+	if s.jobs == nil || r.Status != steward.SyncQueued {
+		return nil
+	}
+	sub, err := s.store.SubscriptionGet(ctx, sc, r.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	r.Wait, err = s.jobs.SyncWait(ctx, r, sub.TenantID)
+	return err
 }
 
 // Resources lists a page of resources matching f.
@@ -103,13 +132,71 @@ func (s *Service) TagEdits(ctx context.Context, limit int) ([]*steward.TagEdit, 
 	return s.store.TagEditList(ctx, sc, limit)
 }
 
-// TagEdit returns an edit as the caller may see it.
+// TagEdit returns an edit as the caller may see it, with what is still to
+// be written in each subscription (the first 50) and why it waits.
 func (s *Service) TagEdit(ctx context.Context, id int64) (*steward.TagEdit, error) {
 	sc, err := readScope(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.store.TagEditGet(ctx, sc, id)
+	e, err := s.store.TagEditGet(ctx, sc, id)
+	if err != nil || e.Status != steward.EditPending {
+		return e, err
+	}
+	if e.Pending, err = s.store.TagEditPending(ctx, sc, id, 50); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for _, p := range e.Pending {
+		switch {
+		case p.NextAttemptAt.After(now):
+			// Azure throttled or failed the last try: the items wait
+			// out their back-off whatever the job does.
+			p.Wait = &steward.Wait{Reason: steward.WaitRetry, Queue: "write_back", Until: p.NextAttemptAt}
+		case s.jobs != nil:
+			if p.Wait, err = s.jobs.WriteBackWait(ctx, p.SubscriptionID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return e, nil
+}
+
+// CostImports says, for each subscription within the scope whose resources
+// Steward reads, how many of the days imported are stored and why the
+// import waits, if it does.
+func (s *Service) CostImports(ctx context.Context) ([]*steward.CostImport, error) {
+	sc, err := readScope(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := s.store.SubscriptionList(ctx, sc, steward.SubscriptionFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var waits map[string]*steward.Wait
+	if s.jobs != nil {
+		if waits, err = s.jobs.CostsWaits(ctx); err != nil {
+			return nil, err
+		}
+	}
+	start, today := s.costsStart(), s.now().UTC().Truncate(24*time.Hour)
+	var out []*steward.CostImport
+	for _, sub := range subs {
+		if !sub.SyncLevel.SyncsResources() || !sub.MissingSince.IsZero() {
+			continue
+		}
+		ci := &steward.CostImport{SubscriptionID: sub.ID, Days: s.cfg.CostDays}
+		if !sub.CostsTo.Before(start) && !sub.CostsTo.IsZero() {
+			from := maxTime(sub.CostsFrom, start)
+			ci.DaysStored = min(int(sub.CostsTo.Sub(from).Hours()/24)+1, s.cfg.CostDays)
+			ci.StoredTo = sub.CostsTo
+			ci.Current = !sub.CostsTo.Before(today.AddDate(0, 0, -1)) && !from.After(start)
+		}
+		ci.Wait = waits[sub.ID]
+		out = append(out, ci)
+	}
+	return out, nil
 }
 
 // TagEditItems returns a page of an edit's items the caller may see.

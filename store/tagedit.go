@@ -389,6 +389,40 @@ func (db *DB) TagEditItems(ctx context.Context, scope steward.Scope, editID int6
 	return scanItems(rows)
 }
 
+// TagEditPending counts an edit's pending items per subscription: see
+// steward.InventoryStore.
+func (db *DB) TagEditPending(ctx context.Context, scope steward.Scope, editID int64, limit int) ([]*steward.PendingWrites, error) {
+	var a args
+	where := []string{`edit_id = ` + a.add(editID), `status = 'pending'`}
+	cond, none := a.scopeCond(scope, "tenant_id")
+	if none {
+		return nil, nil
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT subscription_id, COUNT(*), MIN(next_attempt_at) FROM tag_edit_items`+db.indexedBy("tag_edit_items_edit")+
+		` WHERE `+strings.Join(where, " AND ")+` GROUP BY subscription_id ORDER BY subscription_id LIMIT `+a.add(listLimit(limit, 50, 1000)), a...)
+	if err != nil {
+		return nil, fmt.Errorf("counting pending tag writes: %w", err)
+	}
+	defer rows.Close()
+	var out []*steward.PendingWrites
+	for rows.Next() {
+		var p steward.PendingWrites
+		var next sql.NullInt64
+		if err := rows.Scan(&p.SubscriptionID, &p.Items, &next); err != nil {
+			return nil, fmt.Errorf("counting pending tag writes: %w", err)
+		}
+		p.NextAttemptAt = fromMicros(next)
+		out = append(out, &p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counting pending tag writes: %w", err)
+	}
+	return out, nil
+}
+
 // TagEditItemGet returns one item within the scope.
 func (db *DB) TagEditItemGet(ctx context.Context, scope steward.Scope, id int64) (*steward.TagEditItem, error) {
 	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT `+itemColumns+` FROM tag_edit_items WHERE id = $1`, id))

@@ -55,6 +55,44 @@ type apiSyncRun struct {
 	// Warning is what a run could not do without failing: for one, naming
 	// who changed tags in Azure, when Steward may not read the activity log.
 	Warning string `json:"warning,omitempty"`
+	// Wait says why a queued run has not started.
+	Wait *apiWait `json:"wait,omitempty"`
+}
+
+// apiWait says why work waits: for a worker of its queue (behind ahead
+// other jobs), for Azure's quota or a retry until a time.
+type apiWait struct {
+	Reason  string     `json:"reason"` // worker, quota or retry
+	Queue   string     `json:"queue"`
+	Ahead   int        `json:"ahead"`
+	Until   *time.Time `json:"until,omitempty"`
+	Message string     `json:"message"`
+}
+
+func toAPIWait(w *steward.Wait) *apiWait {
+	if w == nil {
+		return nil
+	}
+	return &apiWait{Reason: string(w.Reason), Queue: w.Queue, Ahead: w.Ahead, Until: optTime(w.Until), Message: w.Message()}
+}
+
+// apiPendingWrites is what of an edit waits to be written in one
+// subscription, and why.
+type apiPendingWrites struct {
+	SubscriptionID string     `json:"subscriptionId"`
+	Items          int        `json:"items"`
+	NextAttemptAt  *time.Time `json:"nextAttemptAt,omitempty"`
+	Wait           *apiWait   `json:"wait,omitempty"`
+}
+
+// apiCostImport is how far a subscription's costs are imported.
+type apiCostImport struct {
+	SubscriptionID string     `json:"subscriptionId"`
+	Days           int        `json:"days"`
+	DaysStored     int        `json:"daysStored"`
+	StoredTo       *time.Time `json:"storedTo,omitempty"`
+	Current        bool       `json:"current"`
+	Wait           *apiWait   `json:"wait,omitempty"`
 }
 
 type apiResource struct {
@@ -99,6 +137,9 @@ type apiTagEdit struct {
 	FinishedAt    *time.Time `json:"finishedAt,omitempty"`
 	ItemsOnPage   []apiItem  `json:"itemList,omitempty"`
 	NextItemsPage string     `json:"nextItems,omitempty"`
+	// Pending is, for the first 50 subscriptions with items still to be
+	// written, how many and why they wait; on reads of one edit.
+	Pending []apiPendingWrites `json:"pending,omitempty"`
 }
 
 type apiItem struct {
@@ -181,7 +222,8 @@ func toAPISyncRun(r *steward.SyncRun, now time.Time) apiSyncRun {
 	p, eta := r.Progress(now)
 	out := apiSyncRun{ID: r.ID, SubscriptionID: r.SubscriptionID, Reason: r.Reason, Method: string(r.Method), Status: string(r.Status),
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), StartedAt: optTime(r.StartedAt), FinishedAt: optTime(r.FinishedAt),
-		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error, Warning: r.Warning}
+		Expected: r.Expected, Seen: r.Seen, Written: r.Written, Deleted: r.Deleted, Pages: r.Pages, Progress: p, EstimatedFinish: optTime(eta), Error: r.Error, Warning: r.Warning,
+		Wait: toAPIWait(r.Wait)}
 	if r.Status == steward.SyncRunning {
 		out.HeartbeatAt = optTime(r.AliveAt())
 	}
@@ -197,8 +239,30 @@ func toAPIResource(r *steward.Resource) apiResource {
 }
 
 func toAPITagEdit(e *steward.TagEdit) apiTagEdit {
-	return apiTagEdit{ID: e.ID, Status: string(e.Status), CreatedAt: e.CreatedAt.UTC(), CreatedBy: e.CreatedBy, Request: e.Request,
+	out := apiTagEdit{ID: e.ID, Status: string(e.Status), CreatedAt: e.CreatedAt.UTC(), CreatedBy: e.CreatedBy, Request: e.Request,
 		Tenants: nonNil(e.Tenants), Partial: e.Partial, Items: e.ItemCount, Applied: e.AppliedCount, Failed: e.FailedCount, Conflicts: e.ConflictCount, FinishedAt: optTime(e.FinishedAt)}
+	for _, p := range e.Pending {
+		out.Pending = append(out.Pending, apiPendingWrites{SubscriptionID: p.SubscriptionID, Items: p.Items, NextAttemptAt: optTime(p.NextAttemptAt), Wait: toAPIWait(p.Wait)})
+	}
+	return out
+}
+
+func toAPICostImport(c *steward.CostImport) apiCostImport {
+	return apiCostImport{SubscriptionID: c.SubscriptionID, Days: c.Days, DaysStored: c.DaysStored, StoredTo: optTime(c.StoredTo), Current: c.Current, Wait: toAPIWait(c.Wait)}
+}
+
+// apiCostImports says how far each subscription's costs are imported.
+func (s *Server) apiCostImports(w http.ResponseWriter, r *http.Request) error {
+	imports, err := s.deps.InventoryService.CostImports(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]apiCostImport, len(imports))
+	for i, c := range imports {
+		out[i] = toAPICostImport(c)
+	}
+	writeJSON(w, http.StatusOK, listResponse[apiCostImport]{Items: out})
+	return nil
 }
 
 func toAPIItem(i *steward.TagEditItem) apiItem {

@@ -527,6 +527,45 @@ type costsPage struct {
 	Tags    []*steward.TagKeyStat
 	Subs    []*steward.Subscription
 	Labeler func(string) string
+	Imports costImports
+}
+
+// costImports sums how far the subscriptions' costs are imported, for
+// Spend's banner while a first import is under way.
+type costImports struct {
+	Subscriptions, Current int
+	DaysStored, Days       int
+	Quota, Worker, Retry   int       // imports waiting, by reason
+	QuotaUntil             time.Time // the soonest a spent quota resets
+}
+
+// Importing reports whether some subscription's costs are not all stored.
+func (c costImports) Importing() bool { return c.Current < c.Subscriptions }
+
+func sumCostImports(imports []*steward.CostImport) costImports {
+	var c costImports
+	for _, ci := range imports {
+		c.Subscriptions++
+		c.DaysStored += ci.DaysStored
+		c.Days += ci.Days
+		if ci.Current {
+			c.Current++
+		}
+		if w := ci.Wait; w != nil {
+			switch w.Reason {
+			case steward.WaitQuota:
+				c.Quota++
+				if c.QuotaUntil.IsZero() || w.Until.Before(c.QuotaUntil) {
+					c.QuotaUntil = w.Until
+				}
+			case steward.WaitWorker:
+				c.Worker++
+			case steward.WaitRetry:
+				c.Retry++
+			}
+		}
+	}
+	return c
 }
 
 func (s *Server) pageCosts(w http.ResponseWriter, r *http.Request) error {
@@ -541,6 +580,11 @@ func (s *Server) pageCosts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d.Subs = subs
+	imports, err := s.deps.InventoryService.CostImports(r.Context())
+	if err != nil {
+		return err
+	}
+	d.Imports = sumCostImports(imports)
 	if d.Tags, err = s.deps.InventoryService.TagKeys(r.Context(), steward.ResourceFilter{}, 30); err != nil {
 		return err
 	}

@@ -111,9 +111,31 @@ func TestInventoryAPI(t *testing.T) {
 		t.Fatalf("Azure has %v, %v", tags, err)
 	}
 
-	// Spend by tag, as JSON and as CSV.
+	// Spend by tag, as JSON and as CSV; before, Spend says how far costs
+	// are imported.
+	importOf := func() apiCostImport {
+		t.Helper()
+		var list listResponse[apiCostImport]
+		json.Unmarshal([]byte(api("GET", "/api/v1/cost-imports", "", http.StatusOK)), &list)
+		for _, ci := range list.Items {
+			if ci.SubscriptionID == sub {
+				return ci
+			}
+		}
+		t.Fatalf("no cost import of %s in %+v", sub, list)
+		return apiCostImport{}
+	}
+	if ci := importOf(); ci.Current || ci.DaysStored != 0 || ci.Days != 90 {
+		t.Fatalf("before the import: %+v", ci)
+	}
+	if _, page := b.do(t, req{method: "GET", path: "/costs", token: token}); !strings.Contains(page, "Importing costs:") {
+		t.Errorf("Spend shows no import under way")
+	}
 	if err := b.svc.Inventory.IngestCosts(steward.NewSystemContext(t.Context()), sub); err != nil {
 		t.Fatal(err)
+	}
+	if ci := importOf(); !ci.Current || ci.DaysStored != 90 || ci.StoredTo == nil {
+		t.Fatalf("after the import: %+v", ci)
 	}
 	costs := api("GET", "/api/v1/costs?groupBy=tag:environment", "", http.StatusOK)
 	if !strings.Contains(costs, `"cost":`) {

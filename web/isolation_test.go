@@ -84,6 +84,7 @@ var isolationProbes = map[string]func(a alpha) []probe{
 		return append(at("/api/v1/tag-edits/"+a.edit, ""), probe{path: "/api/v1/tag-edits/" + a.both})
 	},
 	"POST /api/v1/tag-edit-items/{id}/resolve": func(a alpha) []probe { return at("/api/v1/tag-edit-items/"+a.item+"/resolve", `{"keep":"steward"}`) },
+	"GET /api/v1/cost-imports":                 plain,
 	"GET /api/v1/costs": func(a alpha) []probe {
 		return q("/api/v1/costs", "groupBy=subscription", "tenant="+a.tenant, "subscription="+a.sub)
 	},

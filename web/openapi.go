@@ -100,6 +100,7 @@ var schemas = map[string]any{
 	"TagEditPreview":     apiPreview{},
 	"Resolve":            resolveInput{},
 	"CostList":           listResponse[apiCostGroup]{},
+	"CostImportList":     listResponse[apiCostImport]{},
 	"ConsentLink":        apiConsentLink{},
 	"ConsentLinkList":    listResponse[apiConsentLink]{},
 	"ConsentLinkCreate":  consentLinkInput{},

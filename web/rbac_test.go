@@ -77,6 +77,7 @@ var matrix = map[string][]string{
 	"GET /api/v1/tag-edits/{id}":                            readers,
 	"POST /api/v1/tag-edit-items/{id}/resolve":              editors,
 	"GET /api/v1/costs":                                     readers,
+	"GET /api/v1/cost-imports":                              readers,
 	"GET /subscriptions":                                    readers,
 	"GET /subscriptions/{subscriptionId}":                   readers,
 	"POST /subscriptions/{subscriptionId}/sync-level":       operators,

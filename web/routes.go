@@ -134,6 +134,8 @@ func (s *Server) routeTable() []*route {
 			doc: &apiDoc{tag: "tags", summary: "Settle a conflict: keep Azure's value, or write Steward's over it", request: "Resolve", response: "TagEditItem"}},
 		{method: "GET", path: "/api/v1/costs", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiCosts,
 			doc: &apiDoc{tag: "spend", summary: "Spend grouped by tag, subscription, resource group, service or day", query: costParams, response: "CostList"}},
+		{method: "GET", path: "/api/v1/cost-imports", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiCostImports,
+			doc: &apiDoc{tag: "spend", summary: "How far each subscription's costs are imported (days stored of the days imported) and why an import waits", response: "CostImportList"}},
 
 		{method: "GET", path: "/api/v1/tenants", scope: scopeSome, perm: steward.PermInventoryRead, kind: kindAPI, h: s.apiListTenants,
 			doc: &apiDoc{tag: "tenants", summary: "Connected tenants, by name, paged", query: []param{{"q", "string", "Part of the name or tenant ID"},
