@@ -494,7 +494,8 @@ type InventoryStore interface {
 	CostCover(ctx context.Context, subscriptionID string, from, to time.Time) error
 	// CostPrune deletes a subscription's cost rows of the days before
 	// rowsBefore and its sums (by day, service, group and tag) of the days
-	// before sumsBefore.
+	// before sumsBefore; the days covered start no earlier than the sums
+	// kept, so days whose rows alone are gone are not imported again.
 	CostPrune(ctx context.Context, subscriptionID string, rowsBefore, sumsBefore time.Time) error
 	// CostReport sums the cost within the scope by q.GroupBy (and by day
 	// when asked), largest first. EINVALID.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -656,4 +657,61 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(s[len(s)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkCostFootprint imports 90 days of costs of Contoso's three
+// medium-estate subscriptions (2,000 resources each; the large estate has
+// 1,000) and reports the rows and the room they take per subscription: the
+// SQLite file's growth, or PostgreSQL's cost tables with their indexes.
+func BenchmarkCostFootprint(b *testing.B) {
+	bin := stewardtest.StewardBinary(b)
+	emu := stewardtest.StartEmulatorProcess(b, bin, "--estate", "medium", "--no-throttling")
+	for _, engine := range storetest.Engines() {
+		b.Run(string(engine), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				e := connect(b, engine, emu, azure.Config{}, "Contoso")
+				e.syncAll(b)
+				size := func() int64 {
+					var n int64
+					if engine == store.Postgres {
+						if err := e.db.WriteDB().QueryRow(`SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+							WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname IN ('cost_rows', 'cost_daily', 'cost_resources', 'tag_sets')`).Scan(&n); err != nil {
+							b.Fatal(err)
+						}
+						return n
+					}
+					if _, err := e.db.WriteDB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+						b.Fatal(err)
+					}
+					fi, err := os.Stat(e.db.Path())
+					if err != nil {
+						b.Fatal(err)
+					}
+					return fi.Size()
+				}
+				before := size()
+				subs, err := e.db.SubscriptionList(e.ctx, everything, steward.SubscriptionFilter{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				for _, s := range subs {
+					if err := e.svc.Inventory.IngestCosts(steward.NewSystemContext(e.ctx), s.ID); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				var rows, sums int
+				e.db.WriteDB().QueryRow(`SELECT COUNT(*) FROM cost_rows`).Scan(&rows)
+				e.db.WriteDB().QueryRow(`SELECT COUNT(*) FROM cost_daily`).Scan(&sums)
+				per := float64(size()-before) / float64(len(subs))
+				b.ReportMetric(float64(rows)/float64(len(subs)), "rows/sub")
+				b.ReportMetric(float64(sums)/float64(len(subs)), "sums/sub")
+				b.ReportMetric(per/(1<<20), "MB/sub")
+				b.ReportMetric(per*1000/(1<<30), "GB-per-1000-subs")
+				b.StartTimer()
+			}
+		})
+	}
 }

@@ -23,9 +23,9 @@ const costBatch = 2000
 // the days stored stay one unbroken range and an import stopped midway (by
 // Azure's quota, or a restart) goes on from where it stopped.
 //
-// Per-resource rows are kept for the CostDays imported, the sums by day,
-// service, resource group and tag for CostSumDays: Spend's reports read the
-// sums, and a year of them takes a fraction of the room 90 days of rows do.
+// Each resource's daily rows are kept for CostRowDays, the sums by day,
+// subscription, service, resource group and tag (what Spend reports) for
+// CostSumDays: rows take most of the room, and reports read the sums.
 //
 // Each row keeps the resource's tags as Steward knows them when the row is
 // fetched, so a report by tag shows the tags a day's cost was spent under.
@@ -89,7 +89,7 @@ func (s *Service) IngestCosts(ctx context.Context, subscriptionID string) error 
 		}
 		n += len(month)
 	}
-	if err := s.store.CostPrune(ctx, sub.ID, start, today.AddDate(0, 0, -s.cfg.CostSumDays)); err != nil {
+	if err := s.store.CostPrune(ctx, sub.ID, today.AddDate(0, 0, 1-s.cfg.CostRowDays), today.AddDate(0, 0, 1-s.cfg.CostSumDays)); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "costs fetched", slog.String("subscription_id", sub.ID), slog.Int("rows", n), slog.Int("months", len(spans)))

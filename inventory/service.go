@@ -51,13 +51,16 @@ type Config struct {
 	// MaxAttempts is how often an item is tried before it fails for good.
 	// Defaults to 8.
 	MaxAttempts int
-	// CostDays is how many days of costs are imported, and how long
-	// per-resource cost rows are kept. Defaults to 90.
+	// CostDays is how many days of costs are imported. Defaults to 90.
 	CostDays int
-	// CostSumDays is how long the daily sums by service, resource group and
-	// tag are kept, at least CostDays. Defaults to 400 (a year and a month,
-	// to compare a month with the same month a year before).
+	// CostSumDays is how long the daily sums by subscription, service,
+	// resource group and tag (what Spend reports) are kept, at least
+	// CostDays. Defaults to CostDays.
 	CostSumDays int
+	// CostRowDays is how long each resource's daily cost rows are kept, at
+	// most CostDays: they take most of the room costs take, and the sums
+	// stay. Defaults to 31.
+	CostRowDays int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -71,7 +74,8 @@ func (c Config) WithDefaults() Config {
 	c.Lease = cmp.Or(c.Lease, 2*time.Minute)
 	c.MaxAttempts = cmp.Or(c.MaxAttempts, 8)
 	c.CostDays = cmp.Or(c.CostDays, 90)
-	c.CostSumDays = max(cmp.Or(c.CostSumDays, 400), c.CostDays)
+	c.CostSumDays = max(c.CostSumDays, c.CostDays)
+	c.CostRowDays = min(cmp.Or(c.CostRowDays, 31), c.CostDays)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -480,8 +480,8 @@ func (db *DB) CostPrune(ctx context.Context, subscriptionID string, rowsBefore, 
 		}{
 			{`DELETE FROM cost_rows WHERE cost_resource_id IN (SELECT id FROM cost_resources WHERE subscription_id = $1) AND day < $2`, rows},
 			{`DELETE FROM cost_daily WHERE subscription_id = $1 AND day < $2`, sums},
-			{`UPDATE subscriptions SET costs_from = $2 WHERE id = $1 AND costs_from < $2 AND costs_to >= $2`, rows},
-			{`UPDATE subscriptions SET costs_from = NULL, costs_to = NULL WHERE id = $1 AND costs_to < $2`, rows},
+			{`UPDATE subscriptions SET costs_from = $2 WHERE id = $1 AND costs_from < $2 AND costs_to >= $2`, sums},
+			{`UPDATE subscriptions SET costs_from = NULL, costs_to = NULL WHERE id = $1 AND costs_to < $2`, sums},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, sub, q.day); err != nil {
 				return fmt.Errorf("pruning old costs: %w", err)
