@@ -23,7 +23,7 @@ type ConnectionFile struct {
 	ResourceManagerAudience string `json:"resourceManagerAudience,omitempty"` // URL (scope URL + "/.default")
 	GraphEndpoint           string `json:"graphEndpoint,omitempty"`           // URL + "/v1.0"
 	GraphAudience           string `json:"graphAudience,omitempty"`           // https://graph.microsoft.com
-	Estate                  string `json:"estate,omitempty"`                  // small, medium or large
+	Estate                  string `json:"estate,omitempty"`                  // small, medium, large or ci
 	Seed                    int64  `json:"seed,omitempty"`
 }
 

@@ -96,8 +96,9 @@
 // Contributor and Cost Management Reader, so Steward's app signed in to the
 // partner tenant sees exactly Northwind's subscriptions); more customers in
 // the medium (50 subscriptions, ≈100,000 resources) and large (1,000
-// subscriptions, 1,000,000 resources) estates, which have the same
-// partner, Contoso and Northwind.
+// subscriptions, 1,000,000 resources) estates, and in the ci estate (21
+// customer tenants, 100 subscriptions of 60 resources, for CI's
+// many-tenant test), which have the same partner, Contoso and Northwind.
 // Tags are realistically messy: Env/env/ENV, typos (enviroment), missing
 // owners, untagged resources.
 //

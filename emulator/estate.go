@@ -27,6 +27,7 @@ var estateSpecs = map[string]estateSpec{
 	EstateSmall:  {contosoSubs: 3, northwindSubs: 2, resPerSub: 60, partnerRes: 20},
 	EstateMedium: {contosoSubs: 3, northwindSubs: 2, otherTenants: 9, subsPerOther: 5, resPerSub: 2000, partnerRes: 100},
 	EstateLarge:  {contosoSubs: 3, northwindSubs: 2, otherTenants: 199, subsPerOther: 5, resPerSub: 1000, partnerRes: 100},
+	EstateCI:     {contosoSubs: 3, northwindSubs: 2, otherTenants: 19, subsPerOther: 5, resPerSub: 60, partnerRes: 20},
 }
 
 // Well-known names in every estate.

@@ -135,6 +135,32 @@ func TestEstatesAreDeterministic(t *testing.T) {
 	}
 }
 
+// TestCIEstate: the ci estate is the many-tenant shape CI's estate test
+// needs: 21 customer tenants, 100 subscriptions, 60 resources each.
+func TestCIEstate(t *testing.T) {
+	t.Parallel()
+	e, err := New(Config{Estate: EstateCI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers, subs := 0, 0
+	for _, ct := range e.Connection().Tenants {
+		if ct.Kind == "customer" {
+			customers++
+			subs += len(ct.Subscriptions)
+		}
+	}
+	total := 0
+	e.w.mu.RLock()
+	for _, s := range e.w.subList {
+		total += s.nres
+	}
+	e.w.mu.RUnlock()
+	if customers != 21 || subs != 100 || total < 100*60 || total > 100*60+20 {
+		t.Fatalf("ci estate: %d customer tenants, %d subscriptions, %d resources", customers, subs, total)
+	}
+}
+
 func TestStatePersists(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "emulator.state")

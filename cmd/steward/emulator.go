@@ -41,7 +41,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("steward emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8444", "`HOST:PORT` to listen on (port 0 picks a free one)")
-	estate := fs.String("estate", emulator.EstateSmall, "seeded estate: small, medium (≈100,000 resources) or large (1,000,000)")
+	estate := fs.String("estate", emulator.EstateSmall, "seeded estate: small, medium (≈100,000 resources), large (1,000,000) or ci (21 tenants, 100 subscriptions, 6,000 resources)")
 	seed := fs.Int64("seed", 1, "seed for the estate; the same seed gives the same tenants, IDs and resources")
 	connOut := fs.String("connection-out", "steward-emulator.json", "`FILE` to write the connection file to (URL, CA, tenants, secrets)")
 	state := fs.String("state", "", "`FILE` to load state from and save it to on exit (created when missing)")
