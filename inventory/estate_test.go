@@ -67,6 +67,10 @@ func testEstate(t *testing.T, engine store.Engine) {
 	// STEWARD_TEST_ESTATE=medium or large runs it over a bigger estate
 	// (the emulator in this process, so no memory figures).
 	estate := cmp.Or(os.Getenv("STEWARD_TEST_ESTATE"), emulator.EstateCI)
+	patience := 2 * time.Minute // for the runs to finish
+	if estate != emulator.EstateCI {
+		patience = 30 * time.Minute
+	}
 	emu, path := stewardtest.Emulator(t, emulator.Config{Estate: estate})
 	db := storetest.Open(t, engine)
 	svc := stewardtest.NewServices(t, db, path, quietLog)
@@ -123,7 +127,7 @@ func testEstate(t *testing.T, engine store.Engine) {
 
 	// 1. First sync: no run waits longer than the sync work ahead of it
 	// needs on the sync queue's workers.
-	first = waitRuns(t, ctx, db, first, 30*time.Minute)
+	first = waitRuns(t, ctx, db, first, patience)
 	fs := summarize(first)
 	t.Logf("%s: connected %d tenants (%d subscriptions) in %s; first sync %s from first queued to last finished, %d resources, %.0f res/s",
 		engine, len(tenants), len(subs), connected.Round(time.Millisecond), fs.wall.Round(time.Millisecond), fs.seen, float64(fs.seen)/fs.wall.Seconds())
@@ -202,7 +206,7 @@ func testEstate(t *testing.T, engine store.Engine) {
 		}
 		again = append(again, runs...)
 	}
-	again = waitRuns(t, ctx, db, again, 30*time.Minute)
+	again = waitRuns(t, ctx, db, again, patience)
 	rs := summarize(again)
 	reWall := time.Since(reStart)
 	t.Logf("%s: unchanged re-sync of %d subscriptions in %s, %d resources, %.0f res/s, %d written, %d deleted",
