@@ -70,7 +70,10 @@ type Config struct {
 	// Workers is how many syncs run at once in this process. Defaults to 10.
 	Workers int
 	// WriteBackWorkers is how many subscriptions' tag edits are written at
-	// once. Defaults to 4.
+	// once. Defaults to 16: Azure's write limits are per subscription, and a
+	// worker spends most of its time waiting on Azure, so four left the
+	// cores idle (an edit over 100 subscriptions: 153 writes/s with 4, 396
+	// with 16, on SQLite).
 	WriteBackWorkers int
 	// CostWorkers is how many cost imports run at once. Defaults to 2: they
 	// share each tenant's hourly Cost Management quota, and one whose quota
@@ -95,7 +98,7 @@ func (c Config) WithDefaults() Config {
 	c.CostInterval = cmp.Or(c.CostInterval, 24*time.Hour)
 	c.CheckInterval = cmp.Or(c.CheckInterval, 24*time.Hour)
 	c.Workers = cmp.Or(c.Workers, 10)
-	c.WriteBackWorkers = cmp.Or(c.WriteBackWorkers, 4)
+	c.WriteBackWorkers = cmp.Or(c.WriteBackWorkers, 16)
 	c.CostWorkers = cmp.Or(c.CostWorkers, 2)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	if c.Logger == nil {

@@ -186,11 +186,22 @@ func (db *DB) openSQLite(ctx context.Context, path string, readConns int) error 
 	return nil
 }
 
+// postgresConns is the pool's size unless the URL sets pool_max_conns.
+const postgresConns = 25
+
 func (db *DB) openPostgres(ctx context.Context, url string) error {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
 		return steward.Errorf(steward.EINVALID, "The PostgreSQL URL is not valid.")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default is the number of cores, at least 4: on a small VM
+		// the sync, write-back and cost workers then queue for four
+		// connections while they could be waiting on Azure side by side
+		// (write-back over 100 subscriptions spent 97% of its time waiting
+		// for one). Three replicas at 25 fit PostgreSQL's 100.
+		cfg.MaxConns = postgresConns
 	}
 	if db.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("connecting to PostgreSQL: %w", err)
@@ -200,7 +211,9 @@ func (db *DB) openPostgres(ctx context.Context, url string) error {
 	}
 	db.w = stdlib.OpenDBFromPool(db.pool)
 	db.r = db.w
-	db.readers = make(chan struct{}, cfg.MaxConns)
+	// Listings take at most half the pool, so background work always finds
+	// a connection.
+	db.readers = make(chan struct{}, max(1, cfg.MaxConns/2))
 	return nil
 }
 
