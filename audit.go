@@ -270,7 +270,10 @@ func (f *AuditFilter) Canonicalize() {
 type AuditLog interface {
 	// AuditAppend canonicalizes the event in place (see Canonicalize), adds
 	// it at the head of the chain and fills ID, Time, StoredDetails and
-	// hashes. EINVALID.
+	// hashes. Time is read while the chain's head is held, and is never
+	// earlier than the previous event's (a given Time is raised to it), so
+	// events sorted by time are in ID order whatever the replicas' clocks.
+	// EINVALID.
 	AuditAppend(ctx context.Context, ev *AuditEvent) error
 	// AuditList returns the events within the scope matching f, newest
 	// first, and the cursor of the next page ("" at the end). f is

@@ -19,7 +19,7 @@ func (db *DB) AuditAppend(ctx context.Context, ev *steward.AuditEvent) error {
 
 // appendAudit links ev to the head of the chain and moves the head. The head
 // row is locked (or, on SQLite, the writer is held), so concurrent appends
-// from several replicas still form one chain.
+// from several replicas still form one chain, and times follow IDs.
 func (tx *Tx) appendAudit(ctx context.Context, ev *steward.AuditEvent) error {
 	if ev == nil {
 		return nil
@@ -36,10 +36,26 @@ func (tx *Tx) appendAudit(ctx context.Context, ev *steward.AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("reading the audit head: %w", err)
 	}
+	// The time is read under the head's lock, not taken from tx.now: a
+	// transaction that began earlier may reach the lock later, and its
+	// event must not carry an earlier time than the one before it. It
+	// never goes below the previous event's time either, so a replica
+	// whose clock lags (or a clock stepped back) cannot run it backwards.
+	var lastUs int64
+	if lastID > 0 {
+		// A statement of its own, so on PostgreSQL it sees the event
+		// committed by whoever held the lock before us.
+		if err := tx.QueryRowContext(ctx, `SELECT time_us FROM audit_events WHERE id = $1`, lastID).Scan(&lastUs); err != nil {
+			return fmt.Errorf("reading the last audit event's time: %w", err)
+		}
+	}
 	if ev.Time.IsZero() {
-		ev.Time = tx.now
+		ev.Time = tx.db.now()
 	}
 	ev.Time = ev.Time.UTC().Truncate(time.Microsecond) // stored in microseconds
+	if ev.Time.UnixMicro() < lastUs {
+		ev.Time = time.UnixMicro(lastUs).UTC()
+	}
 	ev.ID, ev.PrevHash = lastID+1, lastHash
 	ev.StoredDetails = ev.DetailsJSON()
 	ev.Hash = ev.ComputeHash()

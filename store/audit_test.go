@@ -2,11 +2,15 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -300,5 +304,88 @@ func checkCanonical(t *testing.T, ev *steward.AuditEvent) {
 	again.Canonicalize()
 	if again.Actor != ev.Actor || again.Action != ev.Action || again.Target != ev.Target || again.TenantID != ev.TenantID || !sameDetails(again.Details, ev.Details) {
 		t.Fatalf("canonicalizing again changed\n%#v\nto\n%#v", ev, &again)
+	}
+}
+
+// TestAuditTimesFollowIDs appends from many goroutines, and from two
+// replicas whose clocks disagree by a second, and checks that no event has
+// a later ID and an earlier time than the one before it: a reader sorting
+// by time sees the chain's order.
+func TestAuditTimesFollowIDs(t *testing.T) {
+	t.Parallel()
+	ctx := ctxFor("frank")
+	appendAll := func(t *testing.T, dbs []*store.DB, goroutines, each int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			db := dbs[g%len(dbs)]
+			wg.Go(func() {
+				for i := range each {
+					if err := db.AuditAppend(ctx, steward.NewAuditEvent(ctx, "test.append", fmt.Sprint(g, i))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// backwards counts adjacent pairs whose later ID has the earlier time.
+	backwards := func(t *testing.T, db *store.DB, want int) {
+		t.Helper()
+		rows, err := db.WriteDB().QueryContext(ctx, `SELECT id, time_us FROM audit_events ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n, bad := 0, 0
+		var prev int64
+		for rows.Next() {
+			var id, us int64
+			if err := rows.Scan(&id, &us); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 && us < prev {
+				bad++
+			}
+			prev = us
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("%d events stored, want %d", n, want)
+		}
+		if bad > 0 {
+			t.Fatalf("%d of %d adjacent pairs have a later ID and an earlier time", bad, n-1)
+		}
+		if v, err := db.AuditVerify(ctx); err != nil || !v.OK() {
+			t.Fatalf("verification = %+v, %v", v, err)
+		}
+	}
+	for _, e := range storetest.Engines() {
+		t.Run(string(e), func(t *testing.T) {
+			t.Parallel()
+			t.Run("one replica", func(t *testing.T) {
+				t.Parallel()
+				db := storetest.Open(t, e)
+				appendAll(t, []*store.DB{db}, 8, 100)
+				backwards(t, db, 800)
+			})
+			t.Run("two replicas, clocks a second apart", func(t *testing.T) {
+				t.Parallel()
+				url := storetest.URL(t, e)
+				fast := storetest.OpenURL(t, url)
+				slow, err := store.Open(ctx, store.Config{URL: url, Logger: slog.New(slog.DiscardHandler),
+					Now: func() time.Time { return time.Now().Add(-time.Second) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { slow.Close() })
+				appendAll(t, []*store.DB{fast, slow}, 8, 50)
+				backwards(t, fast, 400)
+			})
+		})
 	}
 }
