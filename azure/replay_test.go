@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -106,12 +107,20 @@ func TestReplayTags(t *testing.T) {
 	}
 	// The recorded Delete named a value that does not match: Azure
 	// answered 200 with the tags unchanged, and the connector says so.
-	after, err := rb.az.TagsDelete(ctx, rb.id, recordedScope, []string{"tagKey1"})
+	after, err := rb.az.TagsDelete(ctx, rb.id, recordedScope, map[string]string{"tagKey1": "tagKey1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !maps.Equal(after, want) {
 		t.Errorf("after the Delete %v, want %v", after, want)
+	}
+	// What the connector sent is what the recorded client sent.
+	var asked map[string]any
+	if err := json.Unmarshal(tags.Find(t, "PATCH", "/tags/default").RequestBody, &asked); err != nil {
+		t.Fatal(err)
+	}
+	if got := rb.sent(t, 3); !reflect.DeepEqual(got, asked) {
+		t.Errorf("sent %v, recorded %v", got, asked)
 	}
 	rb.obs.check(t, append(recordedSignIn,
 		"arm 200 subscription-global-reads=3749 subscription-reads=249",

@@ -163,6 +163,7 @@ type Replay struct {
 	tb  testing.TB
 
 	mu      sync.Mutex
+	subst   [][2]string // recorded (sanitized) value -> the test's
 	entries []Entry
 	used    []bool
 	served  []Exchange
@@ -186,6 +187,16 @@ func Serve(tb testing.TB, entries ...Entry) *Replay {
 func (r *Replay) Connection() *steward.ConnectionFile {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.srv.Certificate().Raw})
 	return &steward.ConnectionFile{URL: r.URL, CACertPEM: string(ca), GraphAudience: r.URL}
+}
+
+// Map answers with value wherever the recordings have recordedValue (a
+// sanitized ID or scope), in paths, headers and bodies alike, so a test
+// can replay Azure's answers for objects of its own. Mappings apply in
+// the order given.
+func (r *Replay) Map(recordedValue, value string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.subst = append(r.subst, [2]string{recordedValue, value})
 }
 
 // Served lists the exchanges answered so far, in order.
@@ -222,7 +233,7 @@ func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	pick := -1
 	for i, e := range r.entries {
-		if e.RequestMethod != req.Method || !strings.EqualFold(recordedPath(e.RequestURI), path) {
+		if e.RequestMethod != req.Method || !strings.EqualFold(r.mapped(recordedPath(e.RequestURI)), path) {
 			continue
 		}
 		if !r.used[i] {
@@ -242,18 +253,22 @@ func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	r.used[pick] = true
 	e := r.entries[pick]
 	r.served = append(r.served, Exchange{Method: req.Method, URL: req.URL, Body: body, Entry: e})
+	out := []byte(r.mapped(string(e.body())))
+	h := http.Header{}
+	for k, vs := range e.Header() {
+		for _, v := range vs {
+			h.Add(k, r.mapped(v))
+		}
+	}
 	r.mu.Unlock()
 
-	for k, vs := range e.Header() {
-		switch http.CanonicalHeaderKey(k) {
+	for k, vs := range h {
+		switch k {
 		case "Content-Length", "Content-Encoding", "Transfer-Encoding", "Connection":
 			continue // net/http writes these for the body it sends
 		}
-		for _, v := range vs {
-			w.Header().Add(k, r.mapHosts(v))
-		}
+		w.Header()[k] = vs
 	}
-	out := []byte(r.mapHosts(string(e.body())))
 	if len(out) == 0 && w.Header().Get("Content-Length") == "" {
 		w.Header().Set("Content-Length", "0")
 	}
@@ -263,10 +278,14 @@ func (r *Replay) serve(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// mapHosts points the recorded hosts at the replay.
-func (r *Replay) mapHosts(s string) string {
+// mapped points the recorded hosts at the replay and applies Map's
+// values; r.mu is held.
+func (r *Replay) mapped(s string) string {
 	for _, h := range hosts {
 		s = replaceFold(s, h, r.URL)
+	}
+	for _, m := range r.subst {
+		s = strings.ReplaceAll(s, m[0], m[1])
 	}
 	return s
 }
