@@ -135,8 +135,10 @@ type Azure interface {
 	// TagsMerge sets tags at a scope with the Tags API (PATCH Merge) and
 	// returns the scope's tags afterwards.
 	TagsMerge(ctx context.Context, id AzureIdentity, scope string, tags map[string]string) (map[string]string, error)
-	// TagsDelete removes tags by name at a scope (PATCH Delete).
-	TagsDelete(ctx context.Context, id AzureIdentity, scope string, names []string) (map[string]string, error)
+	// TagsDelete removes tags at a scope while they hold the values given
+	// (PATCH Delete with name and value: Azure deletes a name only while
+	// its value matches) and returns the scope's tags afterwards.
+	TagsDelete(ctx context.Context, id AzureIdentity, scope string, tags map[string]string) (map[string]string, error)
 	// Permissions returns the identity's effective permissions at a scope.
 	Permissions(ctx context.Context, id AzureIdentity, scope string) (AzurePermissions, error)
 	// RoleAssignments lists assignments at or above a scope, for one

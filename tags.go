@@ -383,6 +383,7 @@ type TagWriter interface {
 	TagsGet(ctx context.Context, tenantID, scope string) (map[string]string, error)
 	// TagsMerge adds or updates tags at a scope (PATCH, operation Merge).
 	TagsMerge(ctx context.Context, tenantID, scope string, tags map[string]string) (map[string]string, error)
-	// TagsDelete removes tags by name at a scope (PATCH, operation Delete).
-	TagsDelete(ctx context.Context, tenantID, scope string, names []string) (map[string]string, error)
+	// TagsDelete removes tags at a scope while they hold the values given
+	// (PATCH, operation Delete).
+	TagsDelete(ctx context.Context, tenantID, scope string, tags map[string]string) (map[string]string, error)
 }

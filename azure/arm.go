@@ -279,18 +279,18 @@ func (c *Connector) TagsMerge(ctx context.Context, id steward.AzureIdentity, sco
 	return c.tagsPatch(ctx, id, scope, armresources.TagsPatchOperationMerge, tags, "writing tags on "+scope)
 }
 
-// TagsDelete removes tags by name at a scope (PATCH Delete; an empty value
-// deletes the name whatever its value) and returns the tags afterwards.
-// EINVALID, EFORBIDDEN, ENOTFOUND, EUNAUTHORIZED, EUNAVAILABLE.
-func (c *Connector) TagsDelete(ctx context.Context, id steward.AzureIdentity, scope string, names []string) (map[string]string, error) {
-	if len(names) == 0 {
+// TagsDelete removes tags at a scope while they hold the values given, by
+// name (PATCH Delete), and returns the tags afterwards. Azure compares the
+// value: recorded, a Delete naming another value answers 200 and deletes
+// nothing (recordings/README.md §15), so a tag changed meanwhile survives
+// and the answer shows it. No recording shows what an empty value does, so
+// Steward always sends the value it last saw. EINVALID, EFORBIDDEN,
+// ENOTFOUND, EUNAUTHORIZED, EUNAVAILABLE.
+func (c *Connector) TagsDelete(ctx context.Context, id steward.AzureIdentity, scope string, tags map[string]string) (map[string]string, error) {
+	if len(tags) == 0 {
 		return c.TagsGet(ctx, id, scope)
 	}
-	del := make(map[string]string, len(names))
-	for _, n := range names {
-		del[n] = ""
-	}
-	return c.tagsPatch(ctx, id, scope, armresources.TagsPatchOperationDelete, del, "deleting tags on "+scope)
+	return c.tagsPatch(ctx, id, scope, armresources.TagsPatchOperationDelete, tags, "deleting tags on "+scope)
 }
 
 func (c *Connector) tagsPatch(ctx context.Context, id steward.AzureIdentity, scope string, op armresources.TagsPatchOperation, tags map[string]string, doing string) (map[string]string, error) {

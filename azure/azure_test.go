@@ -300,7 +300,12 @@ func TestTags(t *testing.T) {
 		if err != nil || !maps.Equal(got, want) {
 			t.Fatalf("%s: get after merge %v (%v), want %v", scope, got, err, want)
 		}
-		after, err = tb.az.TagsDelete(ctx, tb.tagger, scope, []string{"STEWARD-TEST", "steward-test-b"})
+		// A value other than Azure's deletes nothing.
+		after, err = tb.az.TagsDelete(ctx, tb.tagger, scope, map[string]string{"STEWARD-TEST": "two", "steward-test-b": ""})
+		if err != nil || !maps.Equal(after, want) {
+			t.Fatalf("%s: after a delete of other values %v (%v), want %v", scope, after, err, want)
+		}
+		after, err = tb.az.TagsDelete(ctx, tb.tagger, scope, map[string]string{"STEWARD-TEST": "one", "steward-test-b": "42"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,14 +40,20 @@ var costRetryHeaders = []string{
 }
 
 // budget is the per-try pipeline policy that paces one principal's
-// requests by Azure's remaining-request headers. Each bucket (a
-// subscription and operation kind, the tenant, Resource Graph, Cost
-// Management) has a gap between requests, zero while plenty remains, and
-// the time its next request may go; concurrent requests take turns.
+// requests by Azure's remaining-request headers. Each bucket Azure counts
+// (a subscription's reads, writes or deletes, for this principal and for
+// all of them; the tenant's; Resource Graph's user quota; Cost
+// Management's QPU) is a lane with a gap between requests, zero while
+// plenty remains, and the time its next request may go; concurrent
+// requests take turns. A request waits on its own lane and on every lane
+// the last answer to a request of its kind reported short, since Azure
+// counts some calls in buckets their method does not name (a Resource
+// Graph POST as a tenant read, exportTemplate as a read).
 type budget struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	lanes map[string]*lane
+	draws map[string][]string // request kind (laneKey) -> the short lanes its last answer reported
 	stats budgetStats
 }
 
@@ -64,16 +70,16 @@ type budgetStats struct {
 }
 
 func newBudget(log *slog.Logger) *budget {
-	return &budget{log: log, lanes: map[string]*lane{}}
+	return &budget{log: log, lanes: map[string]*lane{}, draws: map[string][]string{}}
 }
 
 // Do waits for the request's turn, sends it and learns from the answer.
 func (b *budget) Do(req *policy.Request) (*http.Response, error) {
 	raw := req.Raw()
 	key := laneKey(raw)
-	if d := b.reserve(key, time.Now()); d > 0 {
+	if d, on := b.reserve(key, time.Now()); d > 0 {
 		if d > steward.QuotaMoment && steward.NoQuotaWait(raw.Context()) {
-			return nil, steward.NewQuotaWaitError(d, laneName(key))
+			return nil, steward.NewQuotaWaitError(d, laneName(on))
 		}
 		b.stats.Paced.Add(1)
 		b.stats.PacedFor.Add(int64(d))
@@ -85,115 +91,202 @@ func (b *budget) Do(req *policy.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	b.observe(key, resp, time.Now())
+	b.observe(raw, resp, time.Now())
 	return resp, nil
 }
 
-// reserve takes the next slot of a lane and returns how long to wait for it.
-func (b *budget) reserve(key string, now time.Time) time.Duration {
+// reserve takes the next slot of every lane a request of kind key draws
+// from and returns how long to wait for the latest, and its lane.
+func (b *budget) reserve(key string, now time.Time) (time.Duration, string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	l := b.lanes[key]
-	if l == nil || l.gap == 0 && !l.next.After(now) {
-		return 0
+	var wait time.Duration
+	on := key
+	take := func(name string) {
+		l := b.lanes[name]
+		if l == nil || l.gap == 0 && !l.next.After(now) {
+			return
+		}
+		start := l.next
+		if start.Before(now) {
+			start = now
+		}
+		l.next = start.Add(l.gap)
+		if d := start.Sub(now); d > wait {
+			wait, on = d, name
+		}
 	}
-	start := l.next
-	if start.Before(now) {
-		start = now
+	take(key)
+	for _, name := range b.draws[key] {
+		if name != key {
+			take(name)
+		}
 	}
-	l.next = start.Add(l.gap)
-	return start.Sub(now)
+	return wait, on
 }
 
-// observe reads the remaining-request headers of an answer and sets the
-// lane's gap; a 429 pauses the lane until its Retry-After.
-func (b *budget) observe(key string, resp *http.Response, now time.Time) {
-	h := resp.Header
-	gap, pause, remaining, seen := time.Duration(0), time.Duration(0), -1, false
+// counter is one remaining-request count of an answer: the lane of the
+// bucket it counts, and the gap it asks for.
+type counter struct {
+	lane      string
+	remaining int
+	gap       time.Duration
+	pause     time.Duration // the bucket is empty until then (Resource Graph)
+}
 
-	// Resource Manager: x-ms-ratelimit-remaining-{subscription,tenant}-*.
+// counters reads the remaining-request headers of an answer to r, each as
+// the bucket it counts (FACTS.md §2–4, recordings/README.md): Resource
+// Manager's x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}
+// (this principal), -subscription-global-* (every principal: 15 times as
+// large) and -tenant-*; Resource Graph's x-ms-user-quota-remaining over
+// -resets-after; Cost Management's QPU. Other x-ms-ratelimit-remaining-*
+// headers are a service's own override, not Resource Manager's buckets:
+// Resource Graph's -tenant-resource-requests repeats its user quota
+// (recorded: 14, 11, 9, equal each time), and Compute's -resource counts
+// Compute's own limits; reading them as Resource Manager's would slow
+// every Resource Graph query.
+func counters(r *http.Request, h http.Header) []counter {
+	var out []counter
+	arm := func(scope, kind string, low int, v string) {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return
+		}
+		c := counter{lane: armLane(r, scope, kind), remaining: n}
+		if n < low {
+			c.gap = armMaxGap * time.Duration(low-max(n, 0)) / time.Duration(low)
+		}
+		out = append(out, c)
+	}
 	for name, vs := range h {
 		ln := strings.ToLower(name)
-		if !strings.HasPrefix(ln, "x-ms-ratelimit-remaining-subscription-") && !strings.HasPrefix(ln, "x-ms-ratelimit-remaining-tenant-") || len(vs) == 0 {
+		rest, ok := strings.CutPrefix(ln, armQuotaPrefix)
+		if !ok || len(vs) == 0 {
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(vs[0]))
-		if err != nil {
+		scope, kind, _ := strings.Cut(rest, "-")
+		if kind != "reads" && kind != "writes" && kind != "deletes" && kind != "global-reads" && kind != "global-writes" && kind != "global-deletes" {
 			continue
 		}
-		seen = true
-		if remaining < 0 || n < remaining {
-			remaining = n
+		low := armLow
+		if strings.HasPrefix(kind, "global-") {
+			low = armLow * armGlobalFactor
 		}
-	}
-	if seen && remaining < armLow {
-		gap = armMaxGap * time.Duration(armLow-remaining) / armLow
+		switch scope {
+		case "subscription":
+			if subscriptionIn(r) == "" {
+				continue // a subscription's counter on a call above every subscription: not ours to place
+			}
+			arm("subscription", kind, low, vs[0])
+		case "tenant":
+			if !strings.HasPrefix(kind, "global-") {
+				arm("tenant", kind, low, vs[0])
+			}
+		}
 	}
 
-	// Resource Graph: x-ms-user-quota-remaining over x-ms-user-quota-resets-after.
 	if v := h.Get("x-ms-user-quota-remaining"); v != "" {
 		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-			seen, remaining = true, n
+			c := counter{lane: "graph", remaining: n}
 			reset := parseHMS(h.Get("x-ms-user-quota-resets-after"))
 			switch {
 			case n <= 0:
-				pause = reset
+				c.pause = reset
 			case n < graphLow:
-				gap = max(gap, reset/time.Duration(n+1))
+				c.gap = reset / time.Duration(n+1)
 			}
+			out = append(out, c)
 		}
 	}
 
-	// Cost Management: QPU remaining (a list of quotas: take the smallest).
+	// A list of quotas: take the smallest.
 	if v := h.Get("x-ms-ratelimit-microsoft.costmanagement-qpu-remaining"); v != "" {
 		if n, ok := smallestCount(v); ok {
-			seen, remaining = true, n
+			c := counter{lane: "cost", remaining: n}
 			if n < costLow {
-				gap = max(gap, costWindow/time.Duration(n+1))
+				c.gap = costWindow / time.Duration(n+1)
 			}
+			out = append(out, c)
 		}
 	}
-	costWait := costRetryAfter(h)
-	pause = max(pause, costWait)
+	return out
+}
 
+// observe reads the remaining-request counters of the answer to r and sets
+// the gap of each bucket they count; a 429 pauses the request's own lane
+// until its Retry-After.
+func (b *budget) observe(r *http.Request, resp *http.Response, now time.Time) {
+	h := resp.Header
+	key := laneKey(r)
+	cs := counters(r, h)
+	pause := costRetryAfter(h)
 	if resp.StatusCode == http.StatusTooManyRequests {
 		b.stats.Throttled.Add(1)
 		ra := retryAfter(resp)
-		if ra <= 0 && costWait > 0 {
+		if ra <= 0 && pause > 0 {
 			// Let azcore's retry policy honour Cost Management's header.
-			h.Set("Retry-After", strconv.Itoa(int((costWait+time.Second-1)/time.Second)))
-			ra = costWait
+			h.Set("Retry-After", strconv.Itoa(int((pause+time.Second-1)/time.Second)))
+			ra = pause
 		}
 		pause = max(pause, ra)
 		b.log.Info("azure throttled the request", slog.String("bucket", key), slog.Duration("retry_after", ra))
 	}
-	pause = min(pause, maxPause)
-	if !seen && pause == 0 {
+	if len(cs) == 0 && pause == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	l := b.lanes[key]
-	if l == nil {
-		if gap == 0 && pause == 0 {
+	var short []string
+	set := func(name string, gap, pause time.Duration, remaining int, counted bool) {
+		pause = min(pause, maxPause)
+		l := b.lanes[name]
+		if l == nil {
+			if gap == 0 && pause == 0 {
+				return
+			}
+			l = &lane{}
+			b.lanes[name] = l
+		}
+		if gap > 0 && l.gap == 0 {
+			b.log.Debug("slowing down before azure throttles", slog.String("bucket", name), slog.Int("remaining", remaining), slog.Duration("gap", gap))
+		}
+		if counted || gap > l.gap {
+			l.gap = gap
+		}
+		if until := now.Add(pause); pause > 0 && until.After(l.next) {
+			l.next = until
+		}
+		if l.gap == 0 && !l.next.After(now) {
+			delete(b.lanes, name)
 			return
 		}
-		l = &lane{}
-		b.lanes[key] = l
+		if name != key {
+			short = append(short, name)
+		}
 	}
-	if gap > 0 && l.gap == 0 {
-		b.log.Debug("slowing down before azure throttles", slog.String("bucket", key), slog.Int("remaining", remaining), slog.Duration("gap", gap))
+	own := false
+	for _, c := range cs {
+		own = own || c.lane == key
+		set(c.lane, c.gap, c.pause, c.remaining, true)
 	}
-	l.gap = gap
-	if until := now.Add(pause); pause > 0 && until.After(l.next) {
-		l.next = until
+	if pause > 0 || !own {
+		// A 429's wait is the request's own; a lane no counter named keeps its gap.
+		set(key, 0, pause, -1, false)
 	}
-	if l.gap == 0 && !l.next.After(now) {
-		delete(b.lanes, key)
+	if len(short) > 0 {
+		b.draws[key] = short
+	} else {
+		delete(b.draws, key)
 	}
 }
 
-// laneKey names the throttling bucket a request draws from.
+// armGlobalFactor is how much larger a subscription's global bucket (all
+// principals) is than one principal's (FACTS.md §2; recorded: global =
+// 15 × (per-principal + 1) − 1).
+const armGlobalFactor = 15
+
+// laneKey names the kind of a request: the bucket its method and scope
+// say it draws from.
 func laneKey(r *http.Request) string {
 	p := strings.ToLower(r.URL.Path)
 	switch {
@@ -209,12 +302,30 @@ func laneKey(r *http.Request) string {
 	case http.MethodDelete:
 		kind = "deletes"
 	}
-	host := r.URL.Host
-	if strings.HasPrefix(p, "/subscriptions/") {
-		sub, _, _ := strings.Cut(p[len("/subscriptions/"):], "/")
-		return host + "/subscriptions/" + sub + "/" + kind
+	if subscriptionIn(r) != "" {
+		return armLane(r, "subscription", kind)
 	}
-	return host + "/tenant/" + kind
+	return armLane(r, "tenant", kind)
+}
+
+// armLane names a Resource Manager bucket: a subscription's (or the
+// tenant's) reads, writes or deletes, or a subscription's global-*.
+func armLane(r *http.Request, scope, kind string) string {
+	if scope == "subscription" {
+		return r.URL.Host + "/subscriptions/" + subscriptionIn(r) + "/" + kind
+	}
+	return r.URL.Host + "/tenant/" + kind
+}
+
+// subscriptionIn is the subscription a request's path is under, lower
+// case, or "".
+func subscriptionIn(r *http.Request) string {
+	p := strings.ToLower(r.URL.Path)
+	if !strings.HasPrefix(p, "/subscriptions/") {
+		return ""
+	}
+	sub, _, _ := strings.Cut(p[len("/subscriptions/"):], "/")
+	return sub
 }
 
 // laneName says which quota a lane is, in words.

@@ -7,7 +7,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,26 +31,44 @@ func answer(status int, headers ...string) *http.Response {
 func TestBudgetObserve(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const (
+		subGet   = "GET https://management.azure.com/subscriptions/s1/resources"
+		tenantWr = "POST https://management.azure.com/providers/Microsoft.Resources/checkResourceName"
+		graphQ   = "POST https://management.azure.com/providers/Microsoft.ResourceGraph/resources"
+		costQ    = "POST https://management.azure.com/subscriptions/s1/providers/Microsoft.CostManagement/query"
+		reads    = "management.azure.com/subscriptions/s1/reads"
+	)
 	tests := []struct {
 		name    string
+		req     string
 		resp    *http.Response
+		lane    string
 		gap     time.Duration
 		pauseTo time.Duration // lane.next - now
 	}{
-		{"PlentyLeft", answer(200, "x-ms-ratelimit-remaining-subscription-reads", "249"), 0, 0},
-		{"ARMLow", answer(200, "x-ms-ratelimit-remaining-subscription-reads", "5", "x-ms-ratelimit-remaining-subscription-global-reads", "3700"), armMaxGap * 20 / 25, 0},
-		{"ARMEmpty", answer(200, "x-ms-ratelimit-remaining-tenant-writes", "0"), armMaxGap, 0},
-		{"GraphLow", answer(200, "x-ms-user-quota-remaining", "3", "x-ms-user-quota-resets-after", "00:00:04"), time.Second, 0},
-		{"GraphEmpty", answer(200, "x-ms-user-quota-remaining", "0", "x-ms-user-quota-resets-after", "00:00:05"), 0, 5 * time.Second},
-		{"CostLow", answer(200, "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining", "QueryPerTenant10s:1,QueryPerTenant1m:40"), 5 * time.Second, 0},
-		{"Throttled", answer(429, "Retry-After", "7", "x-ms-ratelimit-remaining-subscription-reads", "0"), armMaxGap, 7 * time.Second},
-		{"CostThrottled", answer(429, "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "12"), 0, 12 * time.Second},
+		{"PlentyLeft", subGet, answer(200, "x-ms-ratelimit-remaining-subscription-reads", "249"), reads, 0, 0},
+		{"ARMLow", subGet, answer(200, "x-ms-ratelimit-remaining-subscription-reads", "5", "x-ms-ratelimit-remaining-subscription-global-reads", "3700"), reads, armMaxGap * 20 / 25, 0},
+		// The global bucket is 15 times one principal's, and so is its threshold.
+		{"GlobalLow", subGet, answer(200, "x-ms-ratelimit-remaining-subscription-reads", "200", "x-ms-ratelimit-remaining-subscription-global-reads", "0"),
+			"management.azure.com/subscriptions/s1/global-reads", armMaxGap, 0},
+		{"GlobalPlenty", subGet, answer(200, "x-ms-ratelimit-remaining-subscription-global-reads", "300"), "management.azure.com/subscriptions/s1/global-reads", armMaxGap * 75 / 375, 0},
+		{"ARMEmpty", tenantWr, answer(200, "x-ms-ratelimit-remaining-tenant-writes", "0"), "management.azure.com/tenant/writes", armMaxGap, 0},
+		{"GraphLow", graphQ, answer(200, "x-ms-user-quota-remaining", "3", "x-ms-user-quota-resets-after", "00:00:04"), "graph", time.Second, 0},
+		{"GraphEmpty", graphQ, answer(200, "x-ms-user-quota-remaining", "0", "x-ms-user-quota-resets-after", "00:00:05"), "graph", 0, 5 * time.Second},
+		// Resource Graph's -tenant-resource-requests is its user quota again, not a Resource Manager bucket.
+		{"GraphResourceRequests", graphQ, answer(200, "x-ms-ratelimit-remaining-tenant-resource-requests", "3", "x-ms-user-quota-remaining", "14", "x-ms-user-quota-resets-after", "00:00:05"), "graph", 0, 0},
+		// A Resource Graph query is a tenant read to Resource Manager.
+		{"GraphTenantReads", graphQ, answer(200, "x-ms-ratelimit-remaining-tenant-reads", "5", "x-ms-user-quota-remaining", "14"), "management.azure.com/tenant/reads", armMaxGap * 20 / 25, 0},
+		{"ComputeOwn", subGet, answer(200, "x-ms-ratelimit-remaining-resource", "Microsoft.Compute/LowCostGetSubscriptionMaximum;3"), reads, 0, 0},
+		{"CostLow", costQ, answer(200, "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining", "QueryPerTenant10s:1,QueryPerTenant1m:40"), "cost", 5 * time.Second, 0},
+		{"Throttled", subGet, answer(429, "Retry-After", "7", "x-ms-ratelimit-remaining-subscription-reads", "0"), reads, armMaxGap, 7 * time.Second},
+		{"CostThrottled", costQ, answer(429, "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after", "12"), "cost", 0, 12 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBudget(slog.New(slog.DiscardHandler))
-			b.observe("k", tt.resp, now)
-			l := b.lanes["k"]
+			b.observe(request(tt.req), tt.resp, now)
+			l := b.lanes[tt.lane]
 			var gap, pause time.Duration
 			if l != nil {
 				gap = l.gap
@@ -59,6 +79,9 @@ func TestBudgetObserve(t *testing.T) {
 			if gap != tt.gap || pause != tt.pauseTo {
 				t.Errorf("gap %v pause %v, want %v and %v", gap, pause, tt.gap, tt.pauseTo)
 			}
+			if want := tt.gap != 0 || tt.pauseTo != 0; len(b.lanes) != 1 && want || len(b.lanes) != 0 && !want {
+				t.Errorf("lanes %v: only %s should be paced", slices.Collect(maps.Keys(b.lanes)), tt.lane)
+			}
 			// A 429 always ends up with a Retry-After azcore understands.
 			if tt.resp.StatusCode == 429 && tt.resp.Header.Get("Retry-After") == "" {
 				t.Error("no Retry-After on a 429")
@@ -67,25 +90,71 @@ func TestBudgetObserve(t *testing.T) {
 	}
 }
 
+// request builds a request from "METHOD URL".
+func request(s string) *http.Request {
+	method, u, _ := strings.Cut(s, " ")
+	r, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
 func TestBudgetReserve(t *testing.T) {
 	t.Parallel()
 	b := newBudget(slog.New(slog.DiscardHandler))
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := b.reserve("k", now); d != 0 {
+	put := request("PUT https://management.azure.com/subscriptions/s1/resourceGroups/g")
+	key := laneKey(put)
+	if d, _ := b.reserve(key, now); d != 0 {
 		t.Fatalf("an unknown lane waits %v", d)
 	}
-	b.observe("k", answer(200, "x-ms-ratelimit-remaining-subscription-writes", "0"), now)
+	b.observe(put, answer(200, "x-ms-ratelimit-remaining-subscription-writes", "0"), now)
 	// Concurrent requests take turns, a gap apart.
 	for i, want := range []time.Duration{0, armMaxGap, 2 * armMaxGap} {
-		if d := b.reserve("k", now); d != want {
+		if d, _ := b.reserve(key, now); d != want {
 			t.Errorf("request %d waits %v, want %v", i, d, want)
 		}
 	}
+	// Reads of the same subscription are another bucket.
+	if d, _ := b.reserve(laneKey(request("GET https://management.azure.com/subscriptions/s1/resources")), now); d != 0 {
+		t.Errorf("a read waits %v on the writes' bucket", d)
+	}
 	// Plenty left again: the lane is forgotten once its slots have passed.
 	later := now.Add(time.Second)
-	b.observe("k", answer(200, "x-ms-ratelimit-remaining-subscription-writes", "150"), later)
-	if d := b.reserve("k", later); d != 0 || len(b.lanes) != 0 {
+	b.observe(put, answer(200, "x-ms-ratelimit-remaining-subscription-writes", "150"), later)
+	if d, _ := b.reserve(key, later); d != 0 || len(b.lanes) != 0 {
 		t.Errorf("waits %v with %d lanes", d, len(b.lanes))
+	}
+}
+
+// TestBudgetCountedElsewhere: a request Azure counts in a bucket its
+// method does not name waits on that bucket. Recorded: exportTemplate, a
+// POST, answers with -subscription-reads; a Resource Graph query with
+// -tenant-reads.
+func TestBudgetCountedElsewhere(t *testing.T) {
+	t.Parallel()
+	b := newBudget(slog.New(slog.DiscardHandler))
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	export := request("POST https://management.azure.com/subscriptions/s1/resourcegroups/g/exportTemplate")
+	b.observe(export, answer(200, "x-ms-ratelimit-remaining-subscription-reads", "0"), now)
+	if d, on := b.reserve(laneKey(export), now); d != 0 || on != laneKey(export) {
+		t.Fatalf("first export waits %v on %s", d, on)
+	}
+	get := laneKey(request("GET https://management.azure.com/subscriptions/s1/resources"))
+	if d, on := b.reserve(laneKey(export), now); d != armMaxGap || on != get {
+		t.Errorf("second export waits %v on %s, want %v on %s", d, on, armMaxGap, get)
+	}
+	graph := request("POST https://management.azure.com/providers/Microsoft.ResourceGraph/resources")
+	b.observe(graph, answer(200, "x-ms-ratelimit-remaining-tenant-reads", "0", "x-ms-user-quota-remaining", "14"), now)
+	tenantGet := laneKey(request("GET https://management.azure.com/tenants"))
+	b.reserve("graph", now)
+	if d, on := b.reserve("graph", now); d != armMaxGap || on != tenantGet {
+		t.Errorf("a Resource Graph query waits %v on %s, want %v on %s", d, on, armMaxGap, tenantGet)
+	}
+	// The tenant's reads are short for every tenant-level read too.
+	if d, _ := b.reserve(tenantGet, now); d != 2*armMaxGap {
+		t.Errorf("listing tenants waits %v, want %v", d, 2*armMaxGap)
 	}
 }
 

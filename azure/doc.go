@@ -23,12 +23,14 @@
 // # Throttling
 //
 // Two policies sit in every pipeline. The budget policy (per try) reads
-// Azure's remaining-request headers — x-ms-ratelimit-remaining-subscription-*
-// and -tenant-* (Resource Manager), x-ms-user-quota-remaining and
-// x-ms-user-quota-resets-after (Resource Graph), the Cost Management QPU
-// headers — and, when the remaining count runs low, spaces out the following
-// requests of the same principal and bucket, so a sync slows down before
-// Azure throttles it. azcore's retry policy retries a 429 after its
+// Azure's remaining-request headers, each as the bucket it counts —
+// Resource Manager's x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}
+// (this principal), -subscription-global-* (all principals) and -tenant-*,
+// Resource Graph's x-ms-user-quota-remaining over -resets-after, the Cost
+// Management QPU headers; a service's own -resource-requests and Compute's
+// -resource are not Resource Manager's — and, when a bucket runs low,
+// spaces out the following requests that draw from it, so a sync slows
+// down before Azure throttles it. azcore's retry policy retries a 429 after its
 // Retry-After (Cost Management's own retry-after headers are copied into
 // Retry-After so it does), and the patience policy (per call) keeps waiting
 // out 429s for as long as the context lives, so throttling never fails a

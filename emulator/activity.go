@@ -173,6 +173,22 @@ type activityFilter struct {
 	group, resourceURI, correlation, provider, caller string
 }
 
+// parseEventTime reads a $filter timestamp. Azure also takes one without a
+// zone, as UTC: az monitor activity-log list sends
+// 2026-12-06T19:59:37.035314.
+func parseEventTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+		if t, lerr := time.ParseInLocation(layout, s, time.UTC); lerr == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, err
+}
+
 func parseActivityFilter(raw string) (activityFilter, *armError) {
 	var f activityFilter
 	bad := newARMError(http.StatusBadRequest, "BadRequest", "The $filter '%s' is not valid. It must contain an 'eventTimestamp ge' clause and may add 'eventTimestamp le', 'resourceGroupName eq', 'resourceUri eq', 'correlationId eq', 'resourceProvider eq' or 'caller eq' clauses joined with 'and'.", raw)
@@ -187,7 +203,7 @@ func parseActivityFilter(raw string) (activityFilter, *armError) {
 		prop, op, val := strings.ToLower(fs[0]), strings.ToLower(fs[1]), unquote(strings.Join(fs[2:], " "))
 		switch {
 		case prop == "eventtimestamp" && (op == "ge" || op == "le"):
-			t, err := time.Parse(time.RFC3339Nano, val)
+			t, err := parseEventTime(val)
 			if err != nil {
 				return f, newARMError(http.StatusBadRequest, "BadRequest", "The value '%s' of eventTimestamp is not a valid date-time.", val)
 			}

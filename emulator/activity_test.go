@@ -75,6 +75,11 @@ func TestActivityLogRecordsWrites(t *testing.T) {
 	if len(later.Value) != 2 || len(later.Value[0]) != 2 {
 		t.Fatalf("window and $select: %v", later.Value)
 	}
+	// A timestamp without a zone is UTC, as Azure takes it (the Azure CLI sends one).
+	var noZone activityPage
+	if r := b.do(t, "GET", path+q("eventTimestamp ge '"+start.UTC().Format("2006-01-02T15:04:05.000000")+"'"), admin, nil, &noZone); r.StatusCode != 200 || len(noZone.Value) != 3 {
+		t.Fatalf("timestamp without a zone: %d, %d events", r.StatusCode, len(noZone.Value))
+	}
 	// The Tag Contributor may not read the activity log.
 	b.expectARMError(t, "GET", path+q("eventTimestamp ge '"+start.Format(time.RFC3339)+"'"), taggerTok, nil, 403, "AuthorizationFailed")
 }

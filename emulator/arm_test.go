@@ -243,8 +243,17 @@ func TestTagsAtScope(t *testing.T) {
 		if len(merged.Properties.Tags) != 3 || merged.Properties.Tags["env"] == nil || *merged.Properties.Tags["env"] != "prod" {
 			t.Fatalf("merge %s: %v", scope, keysOf(merged.Properties.Tags))
 		}
+		// Delete removes a name only while its value is the one named
+		// (recordings/README.md §15): an empty or other value deletes nothing.
+		for _, v := range []string{"", "OPS", "someone"} {
+			del, err := tc.UpdateAtScope(ctx, scope, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationDelete),
+				Properties: &armresources.Tags{Tags: map[string]*string{"OWNER": to.Ptr(v)}}}, nil)
+			if err != nil || len(del.Properties.Tags) != 3 {
+				t.Fatalf("delete op %s with value %q: %v %v", scope, v, err, keysOf(del.Properties.Tags))
+			}
+		}
 		del, err := tc.UpdateAtScope(ctx, scope, armresources.TagsPatchResource{Operation: to.Ptr(armresources.TagsPatchOperationDelete),
-			Properties: &armresources.Tags{Tags: map[string]*string{"OWNER": to.Ptr("")}}}, nil)
+			Properties: &armresources.Tags{Tags: map[string]*string{"OWNER": to.Ptr("ops")}}}, nil)
 		if err != nil || len(del.Properties.Tags) != 2 {
 			t.Fatalf("delete op %s: %v %v", scope, err, keysOf(del.Properties.Tags))
 		}

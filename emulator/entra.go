@@ -107,7 +107,6 @@ func (e *Emulator) serveDiscovery(w http.ResponseWriter, r *http.Request, tseg s
 		"request_uri_parameter_supported":       false,
 		"userinfo_endpoint":                     base + "/oidc/userinfo",
 		"authorization_endpoint":                prefix + "/oauth2/v2.0/authorize",
-		"device_authorization_endpoint":         prefix + "/oauth2/v2.0/devicecode",
 		"http_logout_supported":                 true,
 		"frontchannel_logout_supported":         true,
 		"end_session_endpoint":                  prefix + "/oauth2/v2.0/logout",

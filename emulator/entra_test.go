@@ -246,6 +246,10 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		if !strings.HasPrefix(iss, b.e.URL()+"/") || !strings.HasSuffix(iss, "/v2.0") {
 			t.Errorf("%s: issuer %q does not match the host", tenant, iss)
 		}
+		// The device-code flow is not served, so it is not advertised.
+		if _, ok := doc["device_authorization_endpoint"]; ok {
+			t.Errorf("%s: advertises a device-code endpoint the emulator does not serve", tenant)
+		}
 		if tenant == contoso.ID && iss != b.e.URL()+"/"+contoso.ID+"/v2.0" {
 			t.Errorf("issuer %q", iss)
 		}

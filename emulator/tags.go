@@ -239,7 +239,9 @@ func applyTagOp(cur *tagSet, op string, in tagList) (keys, vals []string) {
 		for i, k := range cur.keys {
 			drop := false
 			for j, dk := range in.keys {
-				if strings.EqualFold(k, dk) && (in.vals[j] == "" || in.vals[j] == cur.vals[i]) {
+				// Only while the value matches: recorded, a Delete naming
+				// another value answers 200 and deletes nothing.
+				if strings.EqualFold(k, dk) && in.vals[j] == cur.vals[i] {
 					drop = true
 					break
 				}

@@ -27,6 +27,7 @@ type world struct {
 	az      *azure.Connector
 	inv     *inventory.Service
 	acc     *access.Service
+	box     steward.SecretBox
 	tenant  *steward.Tenant
 	subs    []string              // Contoso's subscriptions
 	outside steward.AzureIdentity // someone else in Contoso who changes tags meanwhile
@@ -38,7 +39,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	e, path := stewardtest.Emulator(t, emulator.Config{Throttling: emulator.Throttling{Disabled: true}})
 	w := &world{db: db, emu: e, ctx: stewardtest.Admin(t.Context())}
 	svc := stewardtest.NewServices(t, w.db, path, nil)
-	w.az, w.inv, w.acc = svc.Azure, svc.Inventory, svc.Access
+	w.az, w.inv, w.acc, w.box = svc.Azure, svc.Inventory, svc.Access, svc.Keys
 	contoso, writer := stewardtest.Principal(t, e, emulator.ContosoTenantName, "tag")
 	_, reader := stewardtest.Principal(t, e, emulator.ContosoTenantName, "reader")
 	w.subs = contoso.Subscriptions

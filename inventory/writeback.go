@@ -2,7 +2,10 @@ package inventory
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,15 +91,25 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 		return s.counted(&s.counts.conflict, s.store.TagEditItemFinish(ctx, item, nil, ev))
 	}
 	if !done {
-		var del []string
+		// Compare-and-delete: each name goes with the value Steward last
+		// saw, so Azure deletes it only while unchanged.
+		del := map[string]string{}
 		for _, name := range item.Delete {
-			if _, ok := lookupFold(current, name); ok {
-				del = append(del, name)
+			if v, ok := lookupFold(current, name); ok {
+				if seen := item.Expected[steward.TagKey(name)]; seen != nil {
+					v = *seen
+				}
+				del[name] = v
 			}
 		}
 		if len(del) > 0 {
 			if current, err = s.azure.TagsDelete(ctx, w.id, item.ResourceID, del); err != nil {
 				return w.retryOrFail(ctx, item, err)
+			}
+			for name := range del {
+				if _, kept := lookupFold(current, name); kept {
+					return w.unapplied(ctx, item, current)
+				}
 			}
 			// A rename to another spelling deletes first; remember that it
 			// did, so a retry does not take the missing name for a conflict.
@@ -125,6 +138,9 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 				return w.retryOrFail(ctx, item, err)
 			}
 		}
+		if done, _ := steward.CheckTagPlan(current, item.Merge, item.Delete, item.Expected); !done {
+			return w.unapplied(ctx, item, current)
+		}
 	}
 	item.Status, item.LastError, item.Conflicts, item.AppliedAt = steward.EditApplied, "", nil, s.now()
 	ev := w.event(ctx, item, "tags.write")
@@ -132,6 +148,41 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 		ev.With("note", "already in Azure")
 	}
 	return s.counted(&s.counts.applied, s.store.TagEditItemFinish(ctx, item, current, ev))
+}
+
+// unapplied finishes an item whose write Azure answered with success but
+// whose answer does not show the edit's result: a conflict when Azure
+// holds a value other than both what Steward last saw and what the edit
+// sets (changed meanwhile; a compare-and-delete then deletes nothing), else
+// failed, naming what Azure kept.
+func (w *writer) unapplied(ctx context.Context, item *steward.TagEditItem, current map[string]string) error {
+	s := w.s
+	if _, conflicts := steward.CheckTagPlan(current, item.Merge, item.Delete, item.Expected); len(conflicts) > 0 {
+		item.Status, item.Conflicts = steward.EditConflict, conflicts
+		item.LastError = steward.ErrorMessage(steward.ErrTagEditConflict(item.ResourceID, conflicts))
+		ev := w.event(ctx, item, "tags.conflict").WithOutcome(steward.OutcomeFailure)
+		for _, c := range conflicts {
+			ev.With("azure:"+c.Key, deref(c.Azure))
+		}
+		return s.counted(&s.counts.conflict, s.store.TagEditItemFinish(ctx, item, nil, ev))
+	}
+	var kept []string
+	for _, name := range item.Delete {
+		if v, ok := lookupFold(current, name); ok {
+			kept = append(kept, fmt.Sprintf("%s=%q", name, v))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(item.Merge)) {
+		if v, ok := current[k]; !ok {
+			kept = append(kept, k+" absent")
+		} else if v != item.Merge[k] {
+			kept = append(kept, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	item.Status = steward.EditFailed
+	item.LastError = fmt.Sprintf("Azure answered the write to %s with success, but its tags do not show it: %s.", item.ResourceID, strings.Join(kept, ", "))
+	ev := w.event(ctx, item, "tags.write").WithOutcome(steward.OutcomeFailure).With("reason", item.LastError)
+	return s.counted(&s.counts.writeFailed, s.store.TagEditItemFinish(ctx, item, nil, ev))
 }
 
 // retryOrFail decides what an error means for an item: a broken credential
