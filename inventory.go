@@ -468,14 +468,26 @@ type InventoryStore interface {
 	// their next attempt to now+lease and counts an attempt, so no other
 	// worker (or replica) gets them until the lease passes, and a worker
 	// that dies leaves them to be retried. It returns the claimed items.
+	// Each claimed item carries a new Claim token.
 	TagEditItemsClaim(ctx context.Context, subscriptionID string, now time.Time, lease time.Duration, limit int) ([]*TagEditItem, error)
+	// TagEditItemsRenew moves the lease of claimed items on to until, for
+	// those still pending under the same Claim, and returns their IDs; the
+	// others were finished, canceled or claimed by another worker.
+	TagEditItemsRenew(ctx context.Context, items []*TagEditItem, until time.Time) ([]int64, error)
+	// TagEditItemsRelease gives claimed items still pending under the same
+	// Claim back to the queue, due at now, without counting the attempt
+	// their claim counted, and returns how many: a stopping worker hands
+	// them to another at once rather than after the lease.
+	TagEditItemsRelease(ctx context.Context, items []*TagEditItem, now time.Time) (int, error)
 	// TagEditSubscriptionsDue lists subscriptions with pending items.
 	TagEditSubscriptionsDue(ctx context.Context) ([]string, error)
 	// TagEditItemFinish saves an item's new status (applied, failed,
 	// conflict, canceled, or pending again with new Expected, Attempts and
 	// NextAttemptAt) with its event in one transaction. When applied, the resource's stored tags become tags and
 	// the change goes into tag history with source "steward". The edit's
-	// counts and status follow. ENOTFOUND.
+	// counts and status follow. An item with a Claim is fenced: when the
+	// stored item has been claimed again since, nothing is saved and the
+	// answer is ErrClaimPassed. ENOTFOUND.
 	TagEditItemFinish(ctx context.Context, item *TagEditItem, tags map[string]string, ev *AuditEvent) error
 	// TagEditHold holds (hold true) or releases a tenant's pending items, or
 	// one subscription's when subscriptionID is set, and returns how many.

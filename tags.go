@@ -365,7 +365,18 @@ type TagEditItem struct {
 	LastError      string
 	Conflicts      []TagConflict
 	AppliedAt      time.Time
+	// Claim is the fencing token of the item's latest claim by a
+	// write-back worker (each claim takes the next number): the worker
+	// renews and finishes the item under it, and is refused once another
+	// claim has taken the item. 0 until first claimed.
+	Claim int64
 }
+
+// ErrClaimPassed is the answer to a write-back worker that renews or
+// finishes an item under a claim that has passed to another worker (its
+// lease ran out and the item was claimed again): the other worker writes
+// it, so this one must neither write nor record anything.
+var ErrClaimPassed = Errorf(ECONFLICT, "Another write-back worker has claimed this tag edit item.")
 
 // ErrTagEditConflict reports conflicts found while writing.
 func ErrTagEditConflict(resourceID string, c []TagConflict) error {

@@ -39,6 +39,8 @@ type faultWorld struct {
 	*world
 	wire  *wire
 	clock *testClock
+	keys  *secrets.Keyring // what the inventory opens stored secrets with
+	path  string           // the emulator's connection file
 }
 
 type faultOptions struct {
@@ -65,13 +67,14 @@ func newFaultWorld(t *testing.T, db *store.DB, opts faultOptions) *faultWorld {
 	t.Cleanup(tr.CloseIdleConnections)
 	wr := &wire{next: tr}
 
-	fw := &faultWorld{wire: wr, clock: &testClock{}}
+	fw := &faultWorld{wire: wr, clock: &testClock{}, path: path}
 	w := &world{db: db, emu: e, ctx: stewardtest.Admin(t.Context())}
 	fw.world = w
 	keys, err := secrets.NewKeyring(secrets.Config{DataDir: t.TempDir(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fw.keys = keys
 	if w.az, err = azure.New(azure.Config{Cloud: path, Logger: log, HTTPClient: &http.Client{Transport: wr}, PageSize: faultPageSize}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,8 +19,11 @@ import (
 const claimBatch = 50
 
 // ApplyTagEdits writes a subscription's due items to Azure. It claims
-// items with a lease, so two workers never write the same item, and an
-// item whose worker died is retried once the lease passes.
+// items with a lease that it renews while it works, and sends each write
+// only while the item's claim is still its own, so two workers never write
+// the same item; an item whose worker died is retried once the lease
+// passes, and one whose worker stopped (steward.Stopping) at once. It
+// answers steward.ErrStopping when it stopped for its process.
 func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) error {
 	if err := steward.RequireSystem(ctx); err != nil {
 		return err
@@ -46,6 +50,9 @@ func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) erro
 	}
 	w := &writer{s: s, id: id, editors: map[int64]string{}}
 	for {
+		if stopping(ctx) {
+			return steward.ErrStopping
+		}
 		items, err := s.store.TagEditItemsClaim(ctx, sub.ID, s.now(), s.cfg.Lease, claimBatch)
 		if err != nil {
 			return err
@@ -53,14 +60,48 @@ func (s *Service) ApplyTagEdits(ctx context.Context, subscriptionID string) erro
 		if len(items) == 0 {
 			return nil
 		}
-		for _, item := range items {
-			if err := ctx.Err(); err != nil {
-				return err // the lease returns the rest to the queue
-			}
-			if err := w.apply(ctx, item); err != nil {
-				return err
-			}
+		w.claim = s.hold(ctx, items)
+		err = w.applyAll(ctx, items)
+		w.claim.end(ctx) // what is left goes back to the queue at once
+		if err != nil {
+			return err
 		}
+	}
+}
+
+// applyAll applies a batch of claimed items until one stops the
+// write-back, the process stops, or the claim could not be renewed.
+func (w *writer) applyAll(ctx context.Context, items []*steward.TagEditItem) error {
+	for _, item := range items {
+		if stopping(ctx) {
+			return steward.ErrStopping
+		}
+		if err := context.Cause(w.claim.ctx); err != nil {
+			return err
+		}
+		if !w.claim.held(item) {
+			continue
+		}
+		err := w.apply(w.claim.ctx, item)
+		if errors.Is(err, steward.ErrClaimPassed) {
+			w.s.log.InfoContext(ctx, "tag edit item left to the worker that claimed it since", slog.Int64("item_id", item.ID))
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		w.claim.finished(item)
+	}
+	return nil
+}
+
+// stopping reports whether the process is stopping taking work.
+func stopping(ctx context.Context) bool {
+	select {
+	case <-steward.Stopping(ctx):
+		return true
+	default:
+		return false
 	}
 }
 
@@ -69,6 +110,16 @@ type writer struct {
 	s       *Service
 	id      steward.AzureIdentity
 	editors map[int64]string // edit ID -> who made the edit
+	claim   *claim           // the batch being written
+}
+
+// finish records an item's outcome under its claim and stops renewing it.
+func (w *writer) finish(ctx context.Context, item *steward.TagEditItem, tags map[string]string, ev *steward.AuditEvent) error {
+	if err := w.s.store.TagEditItemFinish(ctx, item, tags, ev); err != nil {
+		return err
+	}
+	w.claim.finished(item)
+	return nil
 }
 
 // apply writes one item: read Azure's tags, stop on a conflict, skip what
@@ -88,7 +139,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 		for _, c := range conflicts {
 			ev.With("azure:"+c.Key, deref(c.Azure))
 		}
-		return s.counted(&s.counts.conflict, s.store.TagEditItemFinish(ctx, item, nil, ev))
+		return s.counted(&s.counts.conflict, w.finish(ctx, item, nil, ev))
 	}
 	if !done {
 		// Compare-and-delete: each name goes with the value Steward last
@@ -103,6 +154,9 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 			}
 		}
 		if len(del) > 0 {
+			if err := w.claim.check(item); err != nil {
+				return err // sent under this worker's claim only
+			}
 			if current, err = s.azure.TagsDelete(ctx, w.id, item.ResourceID, del); err != nil {
 				return w.retryOrFail(ctx, item, err)
 			}
@@ -134,6 +188,9 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 			}
 		}
 		if len(merge) > 0 {
+			if err := w.claim.check(item); err != nil {
+				return err
+			}
 			if current, err = s.azure.TagsMerge(ctx, w.id, item.ResourceID, merge); err != nil {
 				return w.retryOrFail(ctx, item, err)
 			}
@@ -147,7 +204,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 	if done {
 		ev.With("note", "already in Azure")
 	}
-	return s.counted(&s.counts.applied, s.store.TagEditItemFinish(ctx, item, current, ev))
+	return s.counted(&s.counts.applied, w.finish(ctx, item, current, ev))
 }
 
 // unapplied finishes an item whose write Azure answered with success but
@@ -164,7 +221,7 @@ func (w *writer) unapplied(ctx context.Context, item *steward.TagEditItem, curre
 		for _, c := range conflicts {
 			ev.With("azure:"+c.Key, deref(c.Azure))
 		}
-		return s.counted(&s.counts.conflict, s.store.TagEditItemFinish(ctx, item, nil, ev))
+		return s.counted(&s.counts.conflict, w.finish(ctx, item, nil, ev))
 	}
 	var kept []string
 	for _, name := range item.Delete {
@@ -182,7 +239,7 @@ func (w *writer) unapplied(ctx context.Context, item *steward.TagEditItem, curre
 	item.Status = steward.EditFailed
 	item.LastError = fmt.Sprintf("Azure answered the write to %s with success, but its tags do not show it: %s.", item.ResourceID, strings.Join(kept, ", "))
 	ev := w.event(ctx, item, "tags.write").WithOutcome(steward.OutcomeFailure).With("reason", item.LastError)
-	return s.counted(&s.counts.writeFailed, s.store.TagEditItemFinish(ctx, item, nil, ev))
+	return s.counted(&s.counts.writeFailed, w.finish(ctx, item, nil, ev))
 }
 
 // retryOrFail decides what an error means for an item: a broken credential
@@ -199,18 +256,18 @@ func (w *writer) retryOrFail(ctx context.Context, item *steward.TagEditItem, cau
 	switch {
 	case code == steward.EUNAUTHORIZED:
 		item.Status, item.NextAttemptAt = steward.EditPending, s.now().Add(backoff(item.Attempts))
-		if err := s.store.TagEditItemFinish(ctx, item, nil, nil); err != nil {
+		if err := w.finish(ctx, item, nil, nil); err != nil {
 			return err
 		}
 		return cause
 	case code == steward.EFORBIDDEN || code == steward.ENOTFOUND || code == steward.EINVALID || item.Attempts >= s.cfg.MaxAttempts:
 		item.Status = steward.EditFailed
 		ev := w.event(ctx, item, "tags.write").WithOutcome(steward.OutcomeFailure).With("reason", item.LastError)
-		return s.counted(&s.counts.writeFailed, s.store.TagEditItemFinish(ctx, item, nil, ev))
+		return s.counted(&s.counts.writeFailed, w.finish(ctx, item, nil, ev))
 	default:
 		item.Status, item.NextAttemptAt = steward.EditPending, s.now().Add(backoff(item.Attempts))
 		s.log.WarnContext(ctx, "tag write will be retried", slog.Int64("item_id", item.ID), slog.Int("attempt", item.Attempts), slog.Any("error", cause))
-		return s.counted(&s.counts.retry, s.store.TagEditItemFinish(ctx, item, nil, nil))
+		return s.counted(&s.counts.retry, w.finish(ctx, item, nil, nil))
 	}
 }
 

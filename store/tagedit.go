@@ -39,14 +39,14 @@ func scanEdit(row interface{ Scan(...any) error }) (*steward.TagEdit, error) {
 }
 
 const itemColumns = `id, edit_id, resource_pk, arm_id, subscription_id, tenant_id, merge_tags, delete_keys, expected, status,
-	attempts, next_attempt_at, last_error, conflicts, applied_at`
+	attempts, next_attempt_at, last_error, conflicts, applied_at, claim`
 
 func scanItem(row interface{ Scan(...any) error }) (*steward.TagEditItem, error) {
 	var it steward.TagEditItem
 	var pk, next, applied sql.NullInt64
 	var merge, del, expected, status, conflicts string
 	if err := row.Scan(&it.ID, &it.EditID, &pk, &it.ResourceID, &it.SubscriptionID, &it.TenantID, &merge, &del, &expected, &status,
-		&it.Attempts, &next, &it.LastError, &conflicts, &applied); err != nil {
+		&it.Attempts, &next, &it.LastError, &conflicts, &applied, &it.Claim); err != nil {
 		return nil, err
 	}
 	it.ResourcePK, it.Status = pk.Int64, steward.TagEditStatus(status)
@@ -439,7 +439,9 @@ func (db *DB) TagEditItemGet(ctx context.Context, scope steward.Scope, id int64)
 
 // TagEditItemsClaim claims due pending items of a subscription with one
 // UPDATE … RETURNING: the lease is the next attempt moved to now+lease, and
-// the attempt is counted. On PostgreSQL the candidates are locked with
+// the attempt is counted, and the claim number moves on: the item's
+// fencing token, renewed and finished under (TagEditItemsRenew,
+// TagEditItemFinish). On PostgreSQL the candidates are locked with
 // SKIP LOCKED, so concurrent claimers take different items; SQLite's single
 // writer serialises them.
 func (db *DB) TagEditItemsClaim(ctx context.Context, subscriptionID string, now time.Time, lease time.Duration, limit int) ([]*steward.TagEditItem, error) {
@@ -452,7 +454,7 @@ func (db *DB) TagEditItemsClaim(ctx context.Context, subscriptionID string, now 
 			SELECT id FROM tag_edit_items
 			WHERE status = 'pending' AND subscription_id = $2 AND next_attempt_at <= $3
 			ORDER BY next_attempt_at, id LIMIT $4`+db.skipLocked()+`)
-		UPDATE tag_edit_items SET next_attempt_at = $1, attempts = attempts + 1
+		UPDATE tag_edit_items SET next_attempt_at = $1, attempts = attempts + 1, claim = claim + 1
 		WHERE id IN (SELECT id FROM due) AND status = 'pending' AND next_attempt_at <= $3
 		RETURNING `+itemColumns,
 		now.Add(lease).UnixMicro(), strings.ToLower(subscriptionID), now.UnixMicro(), limit)
@@ -465,6 +467,62 @@ func (db *DB) TagEditItemsClaim(ctx context.Context, subscriptionID string, now 
 	}
 	slices.SortFunc(items, func(a, b *steward.TagEditItem) int { return cmp.Compare(a.ID, b.ID) })
 	return items, nil
+}
+
+// claimed is the condition on items still pending under the claims of
+// items: their ID and claim number, matched as a pair.
+func (db *DB) claimed(a *args, items []*steward.TagEditItem) string {
+	flat := make([]any, 0, 2*len(items))
+	for _, it := range items {
+		flat = append(flat, it.ID, it.Claim)
+	}
+	return `status = 'pending' AND (id, claim) IN (VALUES ` + db.values(a, flat, 2, []string{"BIGINT", "BIGINT"}) + `)`
+}
+
+// TagEditItemsRenew moves the lease of items still held under their
+// claims on to until, in one statement, and returns the IDs it renewed.
+// It never shortens a lease (a worker renewing one item right before its
+// write must not cut the others').
+func (db *DB) TagEditItemsRenew(ctx context.Context, items []*steward.TagEditItem, until time.Time) ([]int64, error) {
+	var held []int64
+	for chunk := range slices.Chunk(items, maxParams/2-1) {
+		var a args
+		u := a.add(until.UnixMicro())
+		rows, err := db.w.QueryContext(ctx, `UPDATE tag_edit_items SET next_attempt_at = CASE WHEN next_attempt_at > `+u+` THEN next_attempt_at ELSE `+u+` END
+			WHERE `+db.claimed(&a, chunk)+` RETURNING id`, a...)
+		err = eachRow(rows, err, func(rows *sql.Rows) error {
+			var id int64
+			err := rows.Scan(&id)
+			held = append(held, id)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("renewing tag edit claims: %w", err)
+		}
+	}
+	slices.Sort(held)
+	return held, nil
+}
+
+// TagEditItemsRelease makes items still held under their claims due at
+// now, and takes back the attempt their claim counted.
+func (db *DB) TagEditItemsRelease(ctx context.Context, items []*steward.TagEditItem, now time.Time) (int, error) {
+	n := 0
+	for chunk := range slices.Chunk(items, maxParams/2-1) {
+		var a args
+		at := a.add(now.UnixMicro())
+		res, err := db.w.ExecContext(ctx, `UPDATE tag_edit_items SET next_attempt_at = `+at+`, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+			WHERE `+db.claimed(&a, chunk), a...)
+		if err != nil {
+			return n, fmt.Errorf("releasing tag edit claims: %w", err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("releasing tag edit claims: %w", err)
+		}
+		n += int(k)
+	}
+	return n, nil
 }
 
 // TagEditSubscriptionsDue lists subscriptions with pending items.
@@ -539,7 +597,10 @@ func (tx *Tx) refreshEdits(ctx context.Context, ids []int64) error {
 //
 // Applied and canceled are final and failed gives way only to applied: a
 // late finish from a worker whose lease had passed cannot undo them (its
-// event is still recorded). ENOTFOUND, EINVALID (an unknown status).
+// event is still recorded). A worker's finish is fenced by its claim: once
+// the item has been claimed again, nothing is saved, not even the event
+// (the worker holding the claim records the outcome), and the answer is
+// steward.ErrClaimPassed. ENOTFOUND, EINVALID (an unknown status).
 func (db *DB) TagEditItemFinish(ctx context.Context, item *steward.TagEditItem, tags map[string]string, ev *steward.AuditEvent) error {
 	switch item.Status {
 	case steward.EditPending, steward.EditApplied, steward.EditFailed, steward.EditConflict, steward.EditCanceled:
@@ -551,12 +612,16 @@ func (db *DB) TagEditItemFinish(ctx context.Context, item *steward.TagEditItem, 
 		var editID int64
 		var pk sql.NullInt64
 		var sub string
-		err := tx.QueryRowContext(ctx, `SELECT status, edit_id, resource_pk, subscription_id FROM tag_edit_items WHERE id = $1`+tx.db.forUpdate(),
-			item.ID).Scan(&old, &editID, &pk, &sub)
+		var claim int64
+		err := tx.QueryRowContext(ctx, `SELECT status, edit_id, resource_pk, subscription_id, claim FROM tag_edit_items WHERE id = $1`+tx.db.forUpdate(),
+			item.ID).Scan(&old, &editID, &pk, &sub, &claim)
 		if isNoRows(err) {
 			return steward.Errorf(steward.ENOTFOUND, "Tag edit item not found.")
 		} else if err != nil {
 			return fmt.Errorf("reading tag edit item: %w", err)
+		}
+		if claim != item.Claim {
+			return steward.ErrClaimPassed
 		}
 		from, to := steward.TagEditStatus(old), item.Status
 		final := (from == steward.EditApplied || from == steward.EditCanceled) && to != from ||

@@ -79,14 +79,61 @@ func TestTagEditOutbox(t *testing.T) {
 		if again, _ := db.TagEditItemsClaim(ctx, a1, now.Add(time.Minute), 2*time.Minute, 10); len(again) != 0 {
 			t.Fatalf("leased items claimed again: %v", again)
 		}
-		if again, _ := db.TagEditItemsClaim(ctx, a1, now.Add(3*time.Minute), 2*time.Minute, 1); len(again) != 1 || again[0].Attempts != 2 {
-			t.Fatalf("claim after the lease = %+v", again)
+		again, _ := db.TagEditItemsClaim(ctx, a1, now.Add(3*time.Minute), 2*time.Minute, 1)
+		if len(again) != 1 || again[0].ID != claimed[0].ID || again[0].Attempts != 2 || again[0].Claim != claimed[0].Claim+1 {
+			t.Fatalf("claim after the lease = %+v; want item %d with the next claim number", again, claimed[0].ID)
+		}
+
+		// Fenced: the first claim of that item has passed. Its worker can
+		// neither renew it nor record a result, event included; the
+		// second claim renews it, and the first claim of the other item
+		// still holds.
+		stale := *claimed[0]
+		stale.Status, stale.AppliedAt = steward.EditApplied, now
+		if err := db.TagEditItemFinish(ctx, &stale, map[string]string{"env": "stale"}, steward.NewAuditEvent(ctx, "tags.write", stale.ResourceID)); err != steward.ErrClaimPassed {
+			t.Fatalf("finish under a claim that passed = %v; want ErrClaimPassed", err)
+		}
+		if got, _ := db.TagEditItemGet(ctx, everything, stale.ID); got.Status != steward.EditPending || got.Claim != again[0].Claim {
+			t.Fatalf("after a fenced finish the item is %+v", got)
+		}
+		if evs, _, _ := db.AuditList(ctx, everything, steward.AuditFilter{Action: "tags.write"}); len(evs) != 0 {
+			t.Fatalf("a fenced finish recorded %d events", len(evs))
+		}
+		later := now.Add(10 * time.Minute)
+		if held, err := db.TagEditItemsRenew(ctx, []*steward.TagEditItem{claimed[0], claimed[1]}, later); err != nil || !slices.Equal(held, []int64{claimed[1].ID}) {
+			t.Fatalf("renew under the first claims = %v, %v; want only item %d", held, err, claimed[1].ID)
+		}
+		if held, err := db.TagEditItemsRenew(ctx, again, later); err != nil || !slices.Equal(held, []int64{again[0].ID}) {
+			t.Fatalf("renew under the second claim = %v, %v", held, err)
+		}
+		if held, _ := db.TagEditItemsRenew(ctx, again, now); len(held) != 1 {
+			t.Fatal("a renewal to an earlier time let go of the claim")
+		}
+		if got, _ := db.TagEditItemGet(ctx, everything, again[0].ID); !got.NextAttemptAt.Equal(later) {
+			t.Fatalf("renewed lease ends %v, want %v (never shortened)", got.NextAttemptAt, later)
+		}
+		if n, err := db.TagEditItemsRelease(ctx, []*steward.TagEditItem{claimed[0]}, now); err != nil || n != 0 {
+			t.Fatalf("release under a claim that passed = %d, %v", n, err)
+		}
+		if again, _ := db.TagEditItemsClaim(ctx, a1, later.Add(-time.Second), 2*time.Minute, 10); len(again) != 0 {
+			t.Fatalf("renewed items claimed again: %v", again)
+		}
+		// Released, the item is due at once, its attempt not counted.
+		if n, err := db.TagEditItemsRelease(ctx, again, now); err != nil || n != 1 {
+			t.Fatalf("release = %d, %v", n, err)
+		}
+		if got, _ := db.TagEditItemGet(ctx, everything, again[0].ID); got.Attempts != 1 || !got.NextAttemptAt.Equal(now) {
+			t.Fatalf("released item = %+v", got)
+		}
+		again, _ = db.TagEditItemsClaim(ctx, a1, now, 2*time.Minute, 1)
+		if len(again) != 1 || again[0].ID != claimed[0].ID || again[0].Claim != claimed[0].Claim+2 {
+			t.Fatalf("claim after the release = %+v", again)
 		}
 
 		// Applied with Azure's tags: the resource's stored tags, rows,
 		// counts, hash and history follow, once.
 		azure := map[string]string{"env": "prod", "extra": "from-azure"}
-		done := claimed[0]
+		done := again[0]
 		done.Status, done.AppliedAt = steward.EditApplied, now
 		for range 2 {
 			if err := db.TagEditItemFinish(ctx, done, azure, steward.NewAuditEvent(ctx, "tags.write", done.ResourceID)); err != nil {
