@@ -33,26 +33,37 @@ func (l *lockedBuffer) String() string {
 // consent as; then that the portal answers and stops on Ctrl-C.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
-	done := make(chan int)
-	env := map[string]string{"STEWARD_ADMIN_PASSWORD": "demo admin password"}
-	go func() {
-		done <- run(ctx, []string{"demo", "--addr", addr, "--data", filepath.Join(t.TempDir(), "new")}, func(k string) string { return env[k] }, strings.NewReader(""), &out, &errOut)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(out.String(), "Press Ctrl-C") {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("demo not ready: %s\n%s", out.String(), errOut.String())
+	var (
+		addr        string
+		out, errOut *lockedBuffer
+		cancel      context.CancelFunc
+		done        chan int
+	)
+	// The port is free when picked but may be taken before the demo binds
+	// it (other tests and their clients open ports meanwhile): then pick
+	// another.
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		addr = l.Addr().String()
+		l.Close()
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		out, errOut, done = &lockedBuffer{}, &lockedBuffer{}, make(chan int, 1)
+		env := map[string]string{"STEWARD_ADMIN_PASSWORD": "demo admin password"}
+		go func() {
+			done <- run(ctx, []string{"demo", "--addr", addr, "--data", filepath.Join(t.TempDir(), "new")}, func(k string) string { return env[k] }, strings.NewReader(""), out, errOut)
+		}()
+		if waitForDemo(t, out, errOut, done) || attempt == 3 || !strings.Contains(errOut.String(), "address already in use") {
+			break
+		}
+		cancel()
+	}
+	if !strings.Contains(out.String(), "Press Ctrl-C") {
+		cancel()
+		t.Fatalf("demo not ready: %s\n%s", out.String(), errOut.String())
 	}
 	text := out.String()
 	for _, want := range []*regexp.Regexp{
@@ -76,4 +87,24 @@ func TestDemo(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop")
 	}
+}
+
+// waitForDemo reports whether the demo says it is ready within 30 s; false
+// when it exits first or takes longer.
+func waitForDemo(t *testing.T, out, errOut *lockedBuffer, done chan int) bool {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Press Ctrl-C") {
+		select {
+		case code := <-done:
+			done <- code
+			return false
+		default:
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }
