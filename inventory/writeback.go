@@ -133,13 +133,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 	}
 	done, conflicts := steward.CheckTagPlan(current, item.Merge, item.Delete, item.Expected)
 	if len(conflicts) > 0 {
-		item.Status, item.Conflicts = steward.EditConflict, conflicts
-		item.LastError = steward.ErrorMessage(steward.ErrTagEditConflict(item.ResourceID, conflicts))
-		ev := w.event(ctx, item, "tags.conflict").WithOutcome(steward.OutcomeFailure)
-		for _, c := range conflicts {
-			ev.With("azure:"+c.Key, deref(c.Azure))
-		}
-		return s.counted(&s.counts.conflict, w.finish(ctx, item, nil, ev))
+		return w.conflict(ctx, item, conflicts)
 	}
 	if !done {
 		// Compare-and-delete: each name goes with the value Steward last
@@ -207,6 +201,18 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 	return s.counted(&s.counts.applied, w.finish(ctx, item, current, ev))
 }
 
+// conflict finishes an item whose tags Azure holds with other values than
+// the edit expected, naming Azure's in the audit event.
+func (w *writer) conflict(ctx context.Context, item *steward.TagEditItem, conflicts []steward.TagConflict) error {
+	item.Status, item.Conflicts = steward.EditConflict, conflicts
+	item.LastError = steward.ErrorMessage(steward.ErrTagEditConflict(item.ResourceID, conflicts))
+	ev := w.event(ctx, item, "tags.conflict").WithOutcome(steward.OutcomeFailure)
+	for _, c := range conflicts {
+		ev.With("azure:"+c.Key, deref(c.Azure))
+	}
+	return w.s.counted(&w.s.counts.conflict, w.finish(ctx, item, nil, ev))
+}
+
 // unapplied finishes an item whose write Azure answered with success but
 // whose answer does not show the edit's result: a conflict when Azure
 // holds a value other than both what Steward last saw and what the edit
@@ -215,13 +221,7 @@ func (w *writer) apply(ctx context.Context, item *steward.TagEditItem) error {
 func (w *writer) unapplied(ctx context.Context, item *steward.TagEditItem, current map[string]string) error {
 	s := w.s
 	if _, conflicts := steward.CheckTagPlan(current, item.Merge, item.Delete, item.Expected); len(conflicts) > 0 {
-		item.Status, item.Conflicts = steward.EditConflict, conflicts
-		item.LastError = steward.ErrorMessage(steward.ErrTagEditConflict(item.ResourceID, conflicts))
-		ev := w.event(ctx, item, "tags.conflict").WithOutcome(steward.OutcomeFailure)
-		for _, c := range conflicts {
-			ev.With("azure:"+c.Key, deref(c.Azure))
-		}
-		return s.counted(&s.counts.conflict, w.finish(ctx, item, nil, ev))
+		return w.conflict(ctx, item, conflicts)
 	}
 	var kept []string
 	for _, name := range item.Delete {
